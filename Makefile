@@ -1,0 +1,36 @@
+# Gradient Clinic. Each target creates .venv when it is missing and installs
+# the project into it; the stamp file makes a second run cost seconds.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
+PORT   ?= 8501
+
+.PHONY: run test bench setup clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m engine.cli ui --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/store.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

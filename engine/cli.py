@@ -1,0 +1,345 @@
+"""``gradclinic``: the command line. Thin: parse, call the engine, print.
+
+Exit codes (DESIGN.md): 0 when a run ended (completed, early_stopped,
+diverged or stopped); 2 when the recipe, an override or the data is
+invalid (one message on stderr, no traceback); 1 for anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import RecipeError, StoreError
+
+EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
+
+
+def _store(args):
+    from engine.store import Store
+
+    return Store(args.home)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+# --- commands ------------------------------------------------------------------
+
+
+def cmd_run(args) -> int:
+    from engine.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    from engine import session  # torch is imported only once the recipe is valid
+
+    prepared = session.prepare(recipe)
+    store = _store(args)
+    run_id = store.create_run(recipe.to_dict(), name=args.name, total_steps=recipe.train.steps)
+    interrupted = {"flag": False}
+
+    def on_sigint(signum, frame):
+        if interrupted["flag"]:
+            raise KeyboardInterrupt
+        interrupted["flag"] = True
+        sys.stderr.write("\nstopping after this step (Ctrl-C again to abort)…\n")
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    bar = None
+    if not args.json or sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=recipe.train.steps, desc=f"{recipe.name} [{run_id}]", unit="step", file=sys.stderr,
+                   disable=not sys.stderr.isatty() and args.json)
+    on_flush = _progress(bar) if bar is not None else None
+    try:
+        summary = session.train(store, run_id, prepared, on_flush=on_flush, stop_check=lambda: interrupted["flag"])
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if bar is not None:
+            bar.close()
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def _progress(bar) -> Callable[[dict], None]:
+    def update(info: dict) -> None:
+        bar.update(info["step"] - bar.n)
+        post = {"loss": f"{info['loss']:.4g}"}
+        acc = info["metrics"].get("val_accuracy")
+        if acc is not None:
+            post["val_acc"] = f"{acc:.3f}"
+        bar.set_postfix(post, refresh=False)
+
+    return update
+
+
+def _print_summary(s: dict) -> None:
+    final = ", ".join(f"{k}={v:.4g}" for k, v in s["final"].items() if v is not None)
+    print(f"run {s['run_id']} ({s['recipe']}): {s['status']} after {s['steps']} steps in {s['seconds']:.1f}s on {s['device']}")
+    print(f"  final: {final}")
+    for f in s.get("findings", []):
+        print(f"  [{f['severity']}] {f['code']}: {f['message']}")
+
+
+def cmd_recipes(args) -> int:
+    from engine.recipe import list_recipe_names, load_recipe
+
+    rows = []
+    for name in list_recipe_names():
+        r = load_recipe(name)
+        rows.append({"name": name, "title": r.title, "summary": r.summary, "variants": len(r.compare)})
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['title']}")
+    return EXIT_OK
+
+
+def cmd_ls(args) -> int:
+    from engine import runs
+    from engine.report import runs_table
+
+    store = _store(args)
+    runs.schedule(store)  # a dead worker shows as crashed, and the queue moves on
+    table = runs_table(store)
+    if args.json:
+        _print_json(table.to_dict(orient="records"))
+    elif table.empty:
+        print("no runs yet: try `gradclinic run healthy-mlp`")
+    else:
+        print(table.to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from engine.report import run_report, format_report
+
+    store = _store(args)
+    report = run_report(store, store.resolve(args.run))
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from engine.export import export_run
+
+    store = _store(args)
+    paths = export_run(store, store.resolve(args.run), Path(args.out), args.format)
+    for p in paths:
+        print(p)
+    return EXIT_OK
+
+
+def cmd_launch(args) -> int:
+    from engine import runs
+    from engine.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    run_id = runs.launch(_store(args), recipe, name=args.name)
+    print(run_id)
+    return EXIT_OK
+
+
+def cmd_stop(args) -> int:
+    from engine import runs
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    status = runs.enforce_stop(store, run_id, grace=args.grace)
+    print(f"{run_id}: {status}")
+    return EXIT_OK
+
+
+def cmd_resume(args) -> int:
+    from engine import runs
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    try:
+        runs.resume(store, run_id)
+    except ValueError as exc:
+        sys.stderr.write(f"gradclinic: {exc}\n")
+        return EXIT_ERROR
+    print(run_id)
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    import time
+
+    from engine import compare, runs
+    from engine.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    variants = compare.build_variants(recipe, args.vary, grid=args.grid)
+    store = _store(args)
+    group = compare.launch_group(store, recipe, variants, seeds=args.seeds)
+    if not args.wait:
+        print(group) if not args.json else _print_json({"group": group, "variants": [v[0] for v in variants]})
+        return EXIT_OK
+    while True:
+        runs.schedule(store)
+        summary = compare.summarize_group(store, group)
+        if summary["done"]:
+            break
+        time.sleep(0.5)
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_group(summary)
+    return EXIT_OK
+
+
+def _print_group(summary: dict) -> None:
+    metric = summary["metric"]
+    print(f"group {summary['group']}  ({metric}, baseline best {summary['baseline_best']})")
+    for v in summary["variants"]:
+        f, d, st = v["final"], v["delta_vs_baseline"], v["steps_to_baseline_best"]
+        fmt = lambda m: "-" if m["mean"] is None else f"{m['mean']:.4g} ± {m['std']:.2g}"  # noqa: E731
+        print(f"  {v['label']:<32} final {fmt(f):<18} delta {fmt(d):<18} steps to baseline best {fmt(st)}"
+              f"  [{', '.join(sorted(set(v['status'])))}]")
+    from engine.compare import verdict
+
+    print(verdict(summary))
+
+
+def cmd_diagnose(args) -> int:
+    from engine.diagnose import diagnose_into_store
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    findings = diagnose_into_store(store, run_id)
+    if args.json:
+        _print_json({"run_id": run_id, "findings": findings})
+        return EXIT_OK
+    if not findings:
+        print(f"{run_id}: no problems found")
+    for f in findings:
+        print(f"[{f['severity']}] {f['code']} from step {f['first_step']}: {f['message']}")
+        if f["layers"]:
+            print(f"    layers: {', '.join(f['layers'])}")
+        ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items() if not isinstance(v, dict))
+        print(f"    evidence: {ev}")
+        for r in f["remedies"]:
+            sets = " ".join(f"--set {k}={v}" for k, v in r["set"].items())
+            print(f"    remedy: {sets}  ({r['why']})")
+    return EXIT_OK
+
+
+def cmd_ui(args) -> int:
+    app = Path(__file__).resolve().parent.parent / "app" / "main.py"
+    if not app.is_file():
+        print("The dashboard is not built yet: use `gradclinic run RECIPE` for now.")
+        return EXIT_OK
+    import subprocess
+
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
+           "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = None
+    if args.home:
+        import os
+
+        env = {**os.environ, "GRADCLINIC_HOME": str(args.home)}
+    return subprocess.call(cmd, env=env)
+
+
+# --- parser --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gradclinic", description="See why a neural network won't train, and what fixes it.")
+    parser.add_argument("--home", help="run store folder (default: $GRADCLINIC_HOME or ./.gradclinic)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--home", default=argparse.SUPPRESS, help="run store folder")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("run", cmd_run, "train a recipe in the foreground with a progress bar")
+    p.add_argument("recipe", help="a recipe file, or the name of a built-in recipe (see `gradclinic recipes`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.lr=0.01")
+    p.add_argument("--name", help="a name for the run")
+    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
+
+    p = add("recipes", cmd_recipes, "list the built-in recipes")
+    p.add_argument("--json", action="store_true")
+
+    p = add("ls", cmd_ls, "list runs with status, progress, device and heartbeat age")
+    p.add_argument("--json", action="store_true")
+
+    p = add("show", cmd_show, "show a run: metrics, per-layer gradients, findings")
+    p.add_argument("run", help="run id (or a unique prefix, or its name)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", cmd_export, "write a run's metrics and statistics to CSV or Parquet")
+    p.add_argument("run")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+
+    p = add("launch", cmd_launch, "start a run in the background and print its id")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--name")
+
+    p = add("stop", cmd_stop, "stop a run (cooperatively; killed after a grace period)")
+    p.add_argument("run")
+    p.add_argument("--grace", type=float, default=10.0, help="seconds to wait before killing (default 10)")
+
+    p = add("resume", cmd_resume, "continue a stopped or crashed run from its last checkpoint")
+    p.add_argument("run")
+
+    p = add("compare", cmd_compare, "launch a baseline plus variants under the same seed")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="applies to every variant")
+    p.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2", help="one variant per value")
+    p.add_argument("--grid", action="store_true", help="vary keys together (cartesian product)")
+    p.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed..seed+N-1")
+    p.add_argument("--wait", action="store_true", help="wait for every run and print the comparison")
+    p.add_argument("--json", action="store_true")
+
+    p = add("diagnose", cmd_diagnose, "run the diagnosis rules on a stored run")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+    p = add("ui", cmd_ui, "open the dashboard")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1", help="bind address (default: localhost only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except RecipeError as exc:
+        sys.stderr.write(f"gradclinic: invalid input: {exc}\n")
+        return EXIT_INVALID
+    except StoreError as exc:
+        sys.stderr.write(f"gradclinic: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("gradclinic: interrupted\n")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

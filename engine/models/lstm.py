@@ -1,0 +1,12 @@
+"""``lstm``: a stacked LSTM over the input read as a sequence (see ``_recurrent``).
+
+``model.activation`` is ignored: the gates are fixed sigmoid/tanh.
+"""
+from __future__ import annotations
+
+from engine.models import _recurrent
+
+
+def build(spec, data) -> _recurrent.Recurrent:
+    """An LSTM model; see :mod:`engine.models._recurrent` for the knobs it takes."""
+    return _recurrent.build("lstm", spec, data)

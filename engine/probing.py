@@ -1,0 +1,223 @@
+"""Runs the probes on a budget: which steps, hooks on and off, what it cost.
+
+The manager is a trainer callback. Probes are grouped by what they share
+(gradient norms, a weight snapshot, activation hooks); each group gets an
+interval in steps. The manager times the bare step and each group, and at
+every flush re-plans the intervals so that probes take at most
+``probes.budget`` of the step time. Fixed intervals from
+``probes.intervals`` bypass the budget (benchmarks, fidelity on demand).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine import names
+from engine.events import Callback, Event
+from engine.probes.base import Probe, ProbeContext
+
+#: Intervals the planner picks from, so the schedule stays readable ("every 20 steps").
+NICE_INTERVALS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+#: Share of the budget each group may spend: gradients matter most for diagnosis.
+GROUP_WEIGHTS = {"grads": 0.4, "activations": 0.3, "updates": 0.2, "weights": 0.1}
+WARMUP_STEPS = 10  # every group runs on these steps so that its cost is measured
+
+
+def load_probes(only: list[str] | None = None) -> list[Probe]:
+    """One instance of every registered probe (or of the named ones)."""
+    probes = []
+    for name in names.PROBES.names():
+        if only is not None and name not in only:
+            continue
+        module = names.PROBES.module(name)
+        cls = next(
+            v
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, Probe) and v is not Probe and getattr(v, "name", None) == name
+        )
+        probes.append(cls())
+    return probes
+
+
+def _bounds(module: torch.nn.Module, family: str) -> tuple[float, float] | None:
+    if family != "saturating":
+        return None
+    return (0.0, 1.0) if isinstance(module, torch.nn.Sigmoid) else (-1.0, 1.0)
+
+
+class _Ema:
+    def __init__(self, alpha: float = 0.1):
+        self.alpha, self.value = alpha, None
+
+    def add(self, x: float) -> None:
+        self.value = x if self.value is None else (1 - self.alpha) * self.value + self.alpha * x
+
+
+class ProbeManager(Callback):
+    """Schedules, runs and buffers every probe for one model."""
+
+    def __init__(self, model, budget: float = 0.05, fixed: dict[str, int] | None = None, probes=None):
+        self.probes: list[Probe] = probes if probes is not None else load_probes()
+        self.budget = budget
+        self.fixed = dict(fixed or {})
+        acts = model.activation_layers()
+        self.act_modules = [m for _, m, _ in acts]
+        self.ctx = ProbeContext(
+            params=[p for _, p in model.param_layers()],
+            act_bounds=[_bounds(m, fam) for _, m, fam in acts],
+            families=[fam for _, _, fam in acts],
+        )
+        self.groups = sorted({p.group for p in self.probes}, key=list(GROUP_WEIGHTS).index)
+        if not self.act_modules:  # nothing to hook (LSTM/GRU): drop the activation probes
+            self.probes = [p for p in self.probes if p.scope != "activation"]
+            self.groups = [g for g in self.groups if g != "activations"]
+        self.interval = {g: 1 for g in self.groups}
+        self._cost = {g: _Ema() for g in self.groups}
+        self._bare_step = _Ema()
+        self._hooks: list[Any] = []
+        self._due: set[str] = set()
+        self._t_step = 0.0
+        self._probe_time = 0.0  # in the current step
+        self._group_time: dict[str, float] = {}
+        self._window_probe = 0.0  # since the last flush
+        self._window_total = 0.0
+        self._apply_intervals()
+
+    # --- schedule ----------------------------------------------------------
+
+    def _apply_intervals(self) -> None:
+        for p in self.probes:
+            p.interval = self.fixed.get(p.name, self.interval[p.group])
+
+    def _group_due(self, group: str, step: int) -> bool:
+        return any(p.due(step) for p in self.probes if p.group == group)
+
+    def replan(self, step: int) -> bool:
+        """Choose intervals that fit the budget; True when they changed."""
+        if step < WARMUP_STEPS or self._bare_step.value is None:
+            return False
+        allowed = self.budget * self._bare_step.value
+        total_weight = sum(GROUP_WEIGHTS[g] for g in self.groups)
+        new = {}
+        for g in self.groups:
+            cost = self._cost[g].value
+            if cost is None:
+                new[g] = self.interval[g]
+                continue
+            need = cost / max(allowed * GROUP_WEIGHTS[g] / total_weight, 1e-12)
+            new[g] = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
+        changed = new != self.interval
+        self.interval = new
+        self._apply_intervals()
+        return changed
+
+    def schedule(self) -> dict[str, Any]:
+        """The intervals in force and what the probes cost, for the store and the budget meter."""
+        step_s = self._bare_step.value or 0.0
+        est = sum(
+            (self._cost[g].value or 0.0) / self.interval[g] for g in self.groups
+        ) / step_s if step_s else 0.0
+        return {
+            "budget": self.budget,
+            "intervals": {p.name: p.interval for p in self.probes},
+            "group_intervals": dict(self.interval),
+            "group_cost_ms": {g: round((self._cost[g].value or 0.0) * 1e3, 4) for g in self.groups},
+            "step_ms": round(step_s * 1e3, 4),
+            "estimated_overhead": round(est, 5),
+        }
+
+    def measured_overhead(self) -> float:
+        """Probe time / total step time since the last call (the budget meter's figure)."""
+        frac = self._window_probe / self._window_total if self._window_total > 0 else math.nan
+        self._window_probe = self._window_total = 0.0
+        return frac
+
+    # --- events ------------------------------------------------------------
+
+    def on(self, event: Event, tr) -> None:
+        if event is Event.BEFORE_STEP:
+            self._before_step(tr.step)
+        elif event is Event.AFTER_FORWARD and "activations" in self._due:
+            self._run("activations", Event.AFTER_FORWARD)
+            self._remove_hooks()
+            self.ctx.activations = []
+        elif event is Event.AFTER_BACKWARD:
+            self._run("grads", Event.AFTER_BACKWARD)
+            if "updates" in self._due:
+                t = time.perf_counter()
+                self.ctx.snapshot = torch._foreach_mul([p.detach() for p in self.ctx.params], 1.0)
+                self._charge("updates", time.perf_counter() - t)
+        elif event is Event.AFTER_STEP:
+            self.ctx.invalidate()  # the weights moved
+            self._run("weights", Event.AFTER_STEP)
+            self._run("updates", Event.AFTER_STEP)
+            self.ctx.snapshot = None
+            self._after_step()
+
+    def _before_step(self, step: int) -> None:
+        self._t_step = time.perf_counter()
+        self._probe_time = 0.0
+        self.ctx.new_step(step)
+        warm = step < WARMUP_STEPS
+        self._due = {g for g in self.groups if warm or self._group_due(g, step)}
+        if "activations" in self._due:
+            t = time.perf_counter()
+            self._attach_hooks()
+            self._charge("activations", time.perf_counter() - t)
+
+    def _after_step(self) -> None:
+        total = time.perf_counter() - self._t_step
+        self._bare_step.add(max(total - self._probe_time, 1e-9))
+        self._window_total += total
+        self._window_probe += self._probe_time
+        for g in self._due:
+            self._cost[g].add(self._group_time.get(g, 0.0))
+        self._group_time = {}
+
+    def _charge(self, group: str, seconds: float) -> None:
+        self._probe_time += seconds
+        self._group_time[group] = self._group_time.get(group, 0.0) + seconds
+
+    def _run(self, group: str, event: Event) -> None:
+        if group not in self._due:
+            return
+        t = time.perf_counter()
+        warm = self.ctx.step < WARMUP_STEPS
+        for p in self.probes:
+            if p.group == group and p.event is event and (warm or p.due(self.ctx.step)):
+                if p.scope == "activation" and len(self.ctx.activations) != len(self.act_modules):
+                    continue  # a hooked layer did not run this step (should not happen)
+                p.record(self.ctx)
+        self._charge(group, time.perf_counter() - t)
+
+    def _attach_hooks(self) -> None:
+        self.ctx.activations = []
+
+        def keep(module, inputs, output):
+            t = time.perf_counter()
+            out = output[0] if isinstance(output, tuple) else output
+            self.ctx.activations.append(out.detach())
+            self._charge("activations", time.perf_counter() - t)
+
+        self._hooks = [m.register_forward_hook(keep) for m in self.act_modules]
+
+    def _remove_hooks(self) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    def drain(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Everything buffered since the last drain: {stat: (steps, values[steps x layers])}."""
+        out = {}
+        for p in self.probes:
+            got = p.drain()
+            if got is not None:
+                out[p.name] = got
+        return out
+
+    def close(self) -> None:
+        self._remove_hooks()
