@@ -5,6 +5,7 @@ and ``gradclinic diagnose`` calls it on any stored run.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import pandas as pd
@@ -64,7 +65,9 @@ def load_metrics(store, run_id: str) -> RunMetrics:
 
 def diagnose(metrics: RunMetrics, rules: list[Rule] | None = None) -> list[Finding]:
     """Every finding the rules make, most severe first."""
-    found = [f for f in (r.check(metrics) for r in (rules or load_rules())) if f is not None]
+    with warnings.catch_warnings():  # all-NaN windows (a diverged run) are expected here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = [f for f in (r.check(metrics) for r in (rules or load_rules())) if f is not None]
     return sorted(found, key=lambda f: (_SEVERITY_ORDER[f.severity], f.first_step))
 
 

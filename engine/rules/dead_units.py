@@ -22,6 +22,8 @@ class DeadUnits(Rule):
 
     def check(self, m):
         dead = m.stat("dead_fraction").dropna(axis=1, how="all")
+        if m.diverged_step is not None:  # NaN activations are not dead or saturated units
+            dead = dead.loc[: m.diverged_step - 1]
         if dead.empty or len(dead) < self.min_records:
             return None
         window = recent(dead, 0.25, self.min_records)

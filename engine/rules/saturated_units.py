@@ -22,6 +22,8 @@ class SaturatedUnits(Rule):
 
     def check(self, m):
         sat = m.stat("saturated_fraction").dropna(axis=1, how="all")
+        if m.diverged_step is not None:  # NaN activations are not dead or saturated units
+            sat = sat.loc[: m.diverged_step - 1]
         if sat.empty or len(sat) < self.min_records:
             return None
         med = recent(sat, 0.25, self.min_records).median(axis=0)
