@@ -235,7 +235,7 @@ def cmd_diagnose(args) -> int:
         ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items() if not isinstance(v, dict))
         print(f"    evidence: {ev}")
         for r in f["remedies"]:
-            sets = " ".join(f"--set {k}={v}" for k, v in r["set"].items())
+            sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in r["set"].items())
             print(f"    remedy: {sets}  ({r['why']})")
     return EXIT_OK
 

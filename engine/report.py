@@ -4,6 +4,7 @@ Torch-free: reads the store only.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -131,6 +132,6 @@ def format_report(rep: dict[str, Any]) -> str:
     for f in rep["findings"]:
         lines.append(f"[{f['severity']}] {f['code']} (from step {f['first_step']}): {f['message']}")
         for r in f.get("remedies", [])[:3]:
-            sets = " ".join(f"--set {k}={v}" for k, v in r["set"].items())
+            sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in r["set"].items())
             lines.append(f"    try {sets}  — {r['why']}")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from engine.rules.base import Rule, check_fraction, check_positive, recent, span
 
 class DeadUnits(Rule):
     code = "dead_units"
-    remedies = ["leaky_relu", "lower_lr", "he_init", "batch_norm"]
+    remedies = ["lower_lr", "leaky_relu", "he_init", "batch_norm"]
 
     def __init__(self, fraction: float = 0.5, critical: float = 0.9, min_records: int = 3):
         self.fraction = check_fraction("fraction", fraction)

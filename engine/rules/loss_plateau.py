@@ -12,7 +12,7 @@ from engine.rules.base import Rule, check_fraction, check_positive
 
 class LossPlateau(Rule):
     code = "loss_plateau"
-    remedies = ["adam", "higher_lr", "he_relu", "batch_norm"]
+    remedies = ["batch_norm", "he_relu", "adam", "higher_lr"]
 
     def __init__(self, window: float = 0.3, min_steps: int = 200, improvement: float = 0.02,
                  still_high: float = 0.5):

@@ -13,7 +13,7 @@ from engine.rules.base import Rule
 
 class NonFinite(Rule):
     code = "non_finite"
-    remedies = ["lower_lr", "clip_norm", "batch_norm"]
+    remedies = ["clip_norm", "lower_lr", "batch_norm"]
 
     def check(self, m):
         steps = []

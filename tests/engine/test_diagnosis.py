@@ -1,0 +1,132 @@
+"""Diagnosis on real runs: each finding fires where it should, its top remedy clears it,
+and healthy runs raise no alarm. Plus synthetic tables for the edge cases."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine import session
+from engine.diagnose import diagnose, load_rules
+from engine.recipe import load_recipe
+from engine.rules.base import RunMetrics
+from engine.store import Store
+
+#: code -> (recipe, overrides) of a run built to show it. Its top remedy must clear it.
+SHOWCASES = {
+    "vanishing_gradients": ("vanishing-sigmoid", []),
+    "underfitting": ("vanishing-sigmoid", []),
+    "loss_plateau": ("vanishing-sigmoid", []),
+    "exploding_gradients": ("exploding-residual", []),
+    "non_finite": ("exploding-residual", []),
+    "dead_units": ("healthy-mlp", ["model.depth=4", "train.optimizer=sgd", "train.lr=0.8", "train.steps=600"]),
+    "saturated_units": ("healthy-mlp", ["model.depth=4", "model.activation=tanh", "model.init=normal",
+                                        "model.init_std=1.0", "train.steps=600"]),
+    "overfitting": ("healthy-mlp", ["model.width=256", "data.train_limit=150", "train.steps=1500"]),
+    "unstable_loss": ("healthy-mlp", ["train.lr=0.03", "train.steps=1000"]),
+}
+HEALTHY = {
+    "mlp": ("healthy-mlp", []),
+    "cnn": ("healthy-mlp", ["model.arch=cnn", "model.depth=3", "model.width=16"]),
+    "lstm": ("healthy-mlp", ["model.arch=lstm", "data.name=adding", "model.depth=1", "data.params.seq_len=20",
+                             "train.steps=1000"]),
+}
+
+
+def findings_of(tmp_path, name, overrides):
+    recipe = load_recipe(name, overrides)
+    store = Store(tmp_path)
+    run_id = store.create_run(recipe.to_dict(), total_steps=recipe.train.steps)
+    summary = session.train(store, run_id, session.prepare(recipe))
+    return {f["code"]: f for f in summary["findings"]}, summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", sorted(SHOWCASES))
+def test_each_finding_fires_on_its_showcase_and_its_top_remedy_clears_it(tmp_path, code):
+    name, overrides = SHOWCASES[code]
+    found, summary = findings_of(tmp_path / "base", name, overrides)
+    assert code in found, (code, sorted(found))
+    f = found[code]
+    assert f["message"] and f["evidence"] and f["remedies"], f
+    top = f["remedies"][0]["set"]
+    fixed, after = findings_of(tmp_path / "fix", name, overrides + [f"{k}={json.dumps(v)}" for k, v in top.items()])
+    print(f"{code}: fires at step {f['first_step']} on {name} {overrides}; top remedy {top} -> "
+          f"{after['status']}, val_accuracy {summary['final'].get('val_accuracy')} -> {after['final'].get('val_accuracy')}")
+    assert code not in fixed, (code, top, fixed.get(code))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(HEALTHY))
+def test_healthy_runs_raise_no_warning(tmp_path, kind):
+    found, summary = findings_of(tmp_path, *HEALTHY[kind])
+    alarms = {c: f["message"] for c, f in found.items() if f["severity"] in ("warning", "critical")}
+    assert alarms == {}, alarms
+
+
+def test_vanishing_evidence_names_layers_numbers_and_remedies(tmp_path):
+    found, _ = findings_of(tmp_path, "vanishing-sigmoid", ["train.steps=300"])
+    f = found["vanishing_gradients"]
+    assert f["layers"][0] == "layers.0" and f["evidence"]["first_to_last_ratio"] < 1e-3
+    assert {"model.init": "he_normal", "model.activation": "relu"} in [r["set"] for r in f["remedies"]]
+    assert {"model.residual": True} in [r["set"] for r in f["remedies"]]
+
+
+def test_exploding_remedies_include_clipping(tmp_path):
+    found, summary = findings_of(tmp_path, "exploding-residual", [])
+    assert summary["status"] == "diverged"
+    remedies = [r["set"] for code in ("exploding_gradients", "non_finite") if code in found for r in found[code]["remedies"]]
+    assert any("train.clip_norm" in r for r in remedies)
+
+
+def test_a_remedy_already_in_use_is_never_suggested(tmp_path):
+    found, _ = findings_of(tmp_path, "exploding-residual", ["model.norm=batch", "train.steps=200"])
+    for f in found.values():
+        assert {"model.norm": "batch"} not in [r["set"] for r in f["remedies"]]
+
+
+# --- synthetic tables -------------------------------------------------------------
+
+
+def metrics(steps=100, layers=3, grad=1.0, loss=None, recipe=None, **extra):
+    idx = pd.Index(np.arange(1, steps + 1), name="step")
+    g = pd.DataFrame(np.full((steps, layers), grad), index=idx, columns=[f"layers.{i}" for i in range(layers)])
+    scalars = pd.DataFrame({"train_loss": loss if loss is not None else np.linspace(2, 0.1, steps)}, index=idx)
+    return RunMetrics(scalars=scalars, layers={"grad_norm": g}, recipe=recipe or {}, total_steps=steps, **extra)
+
+
+def test_a_run_too_short_to_judge_has_no_finding():
+    assert diagnose(metrics(steps=3, grad=1e-12)) == []
+
+
+def test_missing_evaluations_do_not_crash_any_rule():
+    m = metrics(steps=600, loss=np.full(600, 2.3))
+    codes = {f.code for f in diagnose(m)}
+    assert "overfitting" not in codes and "underfitting" not in codes  # no val metrics: no judgement
+    assert "loss_plateau" in codes
+
+
+def test_nan_at_step_zero_is_non_finite():
+    loss = np.full(10, np.nan)
+    codes = {f.code: f for f in diagnose(metrics(steps=10, loss=loss))}
+    assert codes["non_finite"].first_step == 1
+
+
+def test_a_single_layer_cannot_vanish():
+    assert "vanishing_gradients" not in {f.code for f in diagnose(metrics(layers=1, grad=1e-12))}
+
+
+def test_thresholds_are_validated():
+    from engine.rules.dead_units import DeadUnits
+    from engine.rules.vanishing_gradients import VanishingGradients
+
+    with pytest.raises(ValueError, match="fraction"):
+        DeadUnits(fraction=1.5)
+    with pytest.raises(ValueError, match="ratio"):
+        VanishingGradients(ratio=-1)
+
+
+def test_every_code_has_a_rule():
+    from engine.findings import CODES
+
+    assert sorted(r.code for r in load_rules()) == sorted(CODES)
