@@ -24,7 +24,9 @@ from engine.probes.base import Probe, ProbeContext
 NICE_INTERVALS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 #: Share of the budget each group may spend: gradients matter most for diagnosis.
 GROUP_WEIGHTS = {"grads": 0.4, "activations": 0.3, "updates": 0.2, "weights": 0.1}
-WARMUP_STEPS = 10  # every group runs on these steps so that its cost is measured
+WARMUP_STEPS = 5  # every group runs on these steps so that its cost is measured
+#: Plan for this share of the budget: costs are estimates, and the budget is a ceiling.
+HEADROOM = 0.8
 
 
 def load_probes(only: list[str] | None = None) -> list[Probe]:
@@ -83,6 +85,7 @@ class ProbeManager(Callback):
         self._t_step = 0.0
         self._probe_time = 0.0  # in the current step
         self._group_time: dict[str, float] = {}
+        self._changed = False
         self._window_probe = 0.0  # since the last flush
         self._window_total = 0.0
         self._apply_intervals()
@@ -100,7 +103,7 @@ class ProbeManager(Callback):
         """Choose intervals that fit the budget; True when they changed."""
         if step < WARMUP_STEPS or self._bare_step.value is None:
             return False
-        allowed = self.budget * self._bare_step.value
+        allowed = HEADROOM * self.budget * self._bare_step.value
         total_weight = sum(GROUP_WEIGHTS[g] for g in self.groups)
         new = {}
         for g in self.groups:
@@ -111,8 +114,14 @@ class ProbeManager(Callback):
             need = cost / max(allowed * GROUP_WEIGHTS[g] / total_weight, 1e-12)
             new[g] = next((n for n in NICE_INTERVALS if n >= need), NICE_INTERVALS[-1])
         changed = new != self.interval
+        self._changed = self._changed or changed
         self.interval = new
         self._apply_intervals()
+        return changed
+
+    def take_changed(self) -> bool:
+        """True once after the intervals changed (the recorder then logs the new plan)."""
+        changed, self._changed = self._changed, False
         return changed
 
     def schedule(self) -> dict[str, Any]:
@@ -177,6 +186,8 @@ class ProbeManager(Callback):
         for g in self._due:
             self._cost[g].add(self._group_time.get(g, 0.0))
         self._group_time = {}
+        if self.ctx.step == WARMUP_STEPS:  # costs are known: leave the every-step warm-up at once
+            self.replan(self.ctx.step)
 
     def _charge(self, group: str, seconds: float) -> None:
         self._probe_time += seconds

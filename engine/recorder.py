@@ -92,7 +92,8 @@ class Recorder(Callback):
             overhead = self.probes.measured_overhead()
             if math.isfinite(overhead):
                 scalars.append((last_step, "probe_overhead", overhead))
-        if self.probes.replan(s.step):
+        self.probes.replan(s.step)
+        if self.probes.take_changed():
             self._events.append((last_step, "schedule", self.probes.schedule()))
         self.store.flush(
             self.run_id,
