@@ -75,6 +75,8 @@ def span(layers: list[str]) -> str:
 def power_of_ten(x: float) -> str:
     """1.3e-9 -> '10⁻⁹', for messages a student can read."""
     sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    if not np.isfinite(x) or x <= 0:
+        return f"{x:.1e}"
     return "10" + str(int(np.round(np.log10(x)))).translate(sup)
 
 

@@ -34,6 +34,8 @@ class VanishingGradients(Rule):
             rel = window.to_numpy() / last[:, None]
         rel_med = np.nanmedian(rel, axis=0)[:-1]  # every layer but the last, vs the last
         abs_med = np.nanmedian(window.to_numpy(), axis=0)[:-1]
+        if not np.isfinite(rel_med[0]):
+            return None  # the last layer gets no gradient either: a dead net, not a vanishing one
         starved = (rel_med < self.ratio) | (abs_med < self.floor)
         if not starved[0]:
             return None  # the first layer is fine: whatever is wrong, it is not vanishing
