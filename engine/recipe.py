@@ -184,6 +184,13 @@ class Variant(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
 
 
+class Question(_Strict):
+    """A question for students; ``answer`` is revealed once the lesson's runs have numbers."""
+
+    ask: str = Field(min_length=1, max_length=300)
+    answer: str = Field(min_length=1, max_length=600)
+
+
 class Recipe(_Strict):
     """A complete, validated run description. Build one with :func:`load_recipe`."""
 
@@ -196,6 +203,7 @@ class Recipe(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     probes: ProbeSpec = Field(default_factory=ProbeSpec)
     compare: tuple[Variant, ...] = ()
+    questions: tuple[Question, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -204,7 +212,7 @@ class Recipe(_Strict):
             raise ValueError("use letters, digits, '-', '_' or '.', at most 64 characters")
         return v
 
-    @field_validator("compare", mode="before")
+    @field_validator("compare", "questions", mode="before")
     @classmethod
     def _compare_list(cls, v: Any) -> Any:
         return tuple(v) if isinstance(v, list) else v
@@ -230,6 +238,11 @@ class Recipe(_Strict):
         for part in dotted.split("."):
             node = node[part]
         return node
+
+    @property
+    def is_lesson(self) -> bool:
+        """A lesson teaches by comparison: it has lesson text and a ``compare:`` block."""
+        return bool(self.lesson.strip() and self.compare)
 
     @property
     def summary(self) -> str:
