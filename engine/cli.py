@@ -241,20 +241,24 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    app = Path(__file__).resolve().parent.parent / "app" / "main.py"
-    if not app.is_file():
-        print("The dashboard is not built yet: use `gradclinic run RECIPE` for now.")
-        return EXIT_OK
+    import os
     import subprocess
 
+    from engine.store_schema import default_home
+
+    app = Path(__file__).resolve().parent.parent / "app" / "main.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
            "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    env = None
-    if args.home:
-        import os
-
-        env = {**os.environ, "GRADCLINIC_HOME": str(args.home)}
-    return subprocess.call(cmd, env=env)
+    # Streamlit reads .streamlit/config.toml from its working directory, so it runs from the
+    # project root; the store path is made absolute first so it still means the caller's folder.
+    home = Path(args.home) if args.home else default_home()
+    env = {**os.environ, "GRADCLINIC_HOME": str(home.expanduser().resolve())}
+    print(f"Gradient Clinic: http://{'localhost' if args.address == '127.0.0.1' else args.address}:{args.port}"
+          f"  (run store: {env['GRADCLINIC_HOME']}; Ctrl+C to quit)", flush=True)
+    try:
+        return subprocess.call(cmd, env=env, cwd=app.parent.parent)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 # --- parser --------------------------------------------------------------------

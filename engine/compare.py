@@ -97,8 +97,21 @@ def summarize_group(store, group: str) -> dict[str, Any]:
     runs_df = store.list_runs(group=group)
     if runs_df.empty:
         raise RecipeError(f"no runs in group {group!r}")
-    rows = runs_df.sort_values("created").to_dict("records")
-    label_of = {r["id"]: (r["name"] or r["id"]).split(" #")[0] for r in rows}
+    summary = summarize_runs(store, runs_df.sort_values("created")["id"].tolist())
+    summary["group"] = group
+    return summary
+
+
+def summarize_runs(store, run_ids: list[str], baseline: Optional[str] = None) -> dict[str, Any]:
+    """Like :func:`summarize_group` for any runs. The baseline is ``baseline`` (a run id), else the
+    runs named "baseline", else the first run. Runs sharing a name (seeds) form one variant."""
+    if not run_ids:
+        raise RecipeError("no runs to compare")
+    rows = [store.get_run(rid) for rid in run_ids]
+    label_of = {r["id"]: (r["name"] or r["recipe_name"] or r["id"]).split(" #")[0] for r in rows}
+    if baseline is None and "baseline" not in label_of.values():
+        baseline = rows[0]["id"]
+    base_label = label_of[baseline] if baseline is not None else "baseline"
     series: dict[str, Any] = {}
     finals: dict[str, dict] = {}
     metric, higher = "val_accuracy", True
@@ -115,7 +128,7 @@ def summarize_group(store, group: str) -> dict[str, Any]:
             "final": float(s.iloc[-1]) if s is not None and len(s) else None,
             "best": (float(s.max()) if higher else float(s.min())) if s is not None and len(s) else None,
         }
-    base_ids = [r["id"] for r in rows if label_of[r["id"]] == "baseline"]
+    base_ids = [r["id"] for r in rows if label_of[r["id"]] == base_label]
     base_best = [finals[i]["best"] for i in base_ids if finals[i]["best"] is not None]
     target = (max(base_best) if higher else min(base_best)) if base_best else None
     variants: dict[str, dict] = {}
@@ -128,7 +141,7 @@ def summarize_group(store, group: str) -> dict[str, Any]:
         v["best"].append(finals[r["id"]]["best"])
         s = series[r["id"]].get(metric)
         v["steps"].append(steps_to_reach(s.dropna(), target, higher) if s is not None and target is not None else None)
-    base_final = _mean_std(variants["baseline"]["final"])["mean"] if "baseline" in variants else None
+    base_final = _mean_std(variants[base_label]["final"])["mean"] if base_label in variants else None
     out = []
     for v in variants.values():
         final = _mean_std(v["final"])
@@ -140,16 +153,17 @@ def summarize_group(store, group: str) -> dict[str, Any]:
             "reached_baseline_best": sum(s is not None for s in v["steps"]),
             "delta_vs_baseline": _mean_std(delta),
         })
-    done = all(s in TERMINAL for s in runs_df["status"])
-    return {"group": group, "metric": metric, "higher_is_better": higher, "baseline_best": target,
-            "done": done, "variants": out}
+    done = all(r["status"] in TERMINAL for r in rows)
+    return {"group": None, "metric": metric, "higher_is_better": higher, "baseline": base_label,
+            "baseline_best": target, "done": done, "variants": out}
 
 
 def verdict(summary: dict[str, Any]) -> str:
     """One line computed from the numbers: the best variant against the baseline."""
     variants = summary["variants"]
-    base = next((v for v in variants if v["label"] == "baseline"), None)
-    others = [v for v in variants if v["label"] != "baseline" and v["final"]["mean"] is not None]
+    base_label = summary.get("baseline", "baseline")
+    base = next((v for v in variants if v["label"] == base_label), None)
+    others = [v for v in variants if v["label"] != base_label and v["final"]["mean"] is not None]
     if base is None or not others or base["final"]["mean"] is None:
         return "not enough finished runs to compare yet"
     higher = summary["higher_is_better"]

@@ -138,6 +138,25 @@ class Store(StoreBase):
     def list_runs(self, status: str | Iterable[str] | None = None, recipe: str | None = None,
                   group: str | None = None, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
         """Runs newest first, without the JSON columns; ``status`` may be one status or several."""
+        where, params = self._run_filter(status, recipe, group)
+        sql = f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs {where} ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?"
+        df = pd.DataFrame(self._rows(sql, (*params, -1 if limit is None else int(limit), int(offset))),
+                          columns=_LIST_COLUMNS)
+        df["stop_requested"] = df["stop_requested"].astype(bool)
+        return df
+
+    def count_runs(self, status: str | Iterable[str] | None = None, recipe: str | None = None,
+                   group: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would return with these filters (for pagination)."""
+        where, params = self._run_filter(status, recipe, group)
+        return int(self._rows(f"SELECT COUNT(*) FROM runs {where}", params)[0][0])
+
+    def recipe_names(self) -> list[str]:
+        """The distinct recipe names that have runs, sorted."""
+        return [r[0] for r in self._rows("SELECT DISTINCT recipe FROM runs ORDER BY recipe")]
+
+    @staticmethod
+    def _run_filter(status, recipe, group) -> tuple[str, list]:
         where, params = [], []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
@@ -149,12 +168,7 @@ class Store(StoreBase):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        sql = (f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs {'WHERE ' + ' AND '.join(where) if where else ''}"
-               " ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?")
-        df = pd.DataFrame(self._rows(sql, (*params, -1 if limit is None else int(limit), int(offset))),
-                          columns=_LIST_COLUMNS)
-        df["stop_requested"] = df["stop_requested"].astype(bool)
-        return df
+        return ("WHERE " + " AND ".join(where) if where else ""), params
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set whitelisted columns: name, group_id (or group), device, pid, heartbeat, step, total_steps,

@@ -1,0 +1,34 @@
+"""Gradient Clinic's dashboard: ``streamlit run app/main.py`` (or ``make run``).
+
+Routes with ``st.navigation`` to thin views in ``app/views/``. The app never
+imports torch: training happens in worker processes started by ``engine.runs``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/, not the project, on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import ui  # noqa: E402
+
+st.set_page_config(page_title="Gradient Clinic", page_icon="🩺", layout="wide")
+
+pages = [
+    st.Page(ui.LAUNCH, title="Launch", icon=":material/rocket_launch:", default=True),
+    st.Page(ui.LIVE, title="Live run", icon=":material/monitoring:", url_path="live"),
+    st.Page(ui.COMPARE, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page(ui.RUNS, title="Runs", icon=":material/history:", url_path="runs"),
+]
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.toggle("Presentation mode", key="presentation", help="Bigger fonts and charts for a projector.")
+    st.caption(f"Run store: `{ui.store().home}`")
+
+ui.tick_queue()
+page.run()

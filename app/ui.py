@@ -1,0 +1,86 @@
+"""Streamlit pieces the views share: the store, page links, presentation mode, findings.
+
+Views stay thin: they lay out widgets and call plain modules (``app.data``,
+``app.toggles``, ``app.components``, ``engine.*``). Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from engine import runs
+from engine.store import Store
+from engine.store_schema import default_home
+
+LAUNCH, LIVE, COMPARE, RUNS = "views/launch.py", "views/live.py", "views/compare.py", "views/runs.py"
+REFRESH_S = 1.0  # how often live views poll the store
+
+_PRESENTATION_CSS = """
+<style>
+html, body, [class*="st-"], .stMarkdown p, .stMarkdown li { font-size: 1.25rem; }
+h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+</style>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(home: str) -> Store:
+    return Store(home)
+
+
+def store() -> Store:
+    """The run store at ``$GRADCLINIC_HOME`` (or ./.gradclinic), opened once per server process."""
+    return _open_store(str(Path(os.environ.get("GRADCLINIC_HOME") or default_home()).resolve()))
+
+
+def tick_queue() -> None:
+    """Mark dead workers crashed and start queued runs: there is no daemon, readers do it."""
+    runs.schedule(store())
+
+
+def presentation() -> bool:
+    """True when the sidebar's presentation mode is on (bigger fonts and charts for a projector)."""
+    return bool(st.session_state.get("presentation", False))
+
+
+def apply_presentation_css() -> None:
+    if presentation():
+        st.markdown(_PRESENTATION_CSS, unsafe_allow_html=True)
+
+
+def go(page: str, **params: Any) -> None:
+    """Open another view with query parameters (lists become repeated parameters)."""
+    st.switch_page(page, query_params={k: v for k, v in params.items() if v not in (None, "", [])})
+
+
+def plot(fig, key: str | None = None) -> None:
+    """Draw a plotly figure at full width; the mode bar stays out of the way on a projector."""
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False, "displayModeBar": "hover"})
+
+
+def evidence_text(evidence: dict) -> str:
+    """A finding's evidence as short ``name: value`` pairs, numbers in 3 significant digits."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        if isinstance(v, list) and len(v) > 6:
+            return ", ".join(fmt(x) for x in v[:6]) + ", …"
+        if isinstance(v, list):
+            return ", ".join(fmt(x) for x in v)
+        return str(v)
+
+    # Per-layer tables are drawn in the charts; here only the headline numbers.
+    return " · ".join(f"{k.replace('_', ' ')}: {fmt(v)}" for k, v in evidence.items() if not isinstance(v, dict))
+
+
+SEVERITY_BOX = {"critical": st.error, "warning": st.warning, "info": st.info}
+
+
+def remedy_label(remedy: dict) -> str:
+    """``he_relu (model.init=he_normal, model.activation=relu)``: what Apply will change."""
+    sets = ", ".join(f"{k}={v}" for k, v in remedy.get("set", {}).items())
+    return f"{remedy.get('name') or 'remedy'} ({sets})"

@@ -1,0 +1,91 @@
+"""Compare: a group (or any runs) side by side, with a verdict computed from the numbers."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import comparison, data, ui
+from app.components import curves, heatmaps, theme
+from engine.errors import RecipeError, StoreError
+
+store = ui.store()
+ui.apply_presentation_css()
+P = ui.presentation()
+st.title("Compare runs")
+
+recent = store.list_runs(limit=500)
+if recent.empty:
+    st.info("No runs yet. On **Launch**, press Compare or Run lesson to start a baseline and its remedies.")
+    st.page_link(ui.LAUNCH, label="Go to Launch", icon=":material/rocket_launch:")
+    st.stop()
+
+groups = comparison.group_options(recent)
+labels = {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in recent.to_dict("records")}
+asked_group = st.query_params.get("group")
+asked_runs = [r for r in st.query_params.get_all("runs") if r]
+c1, c2 = st.columns([1, 2])
+group_ids = [""] + list(groups)
+group = c1.selectbox("Group", group_ids, index=group_ids.index(asked_group) if asked_group in groups else 0,
+                     format_func=lambda g: groups.get(g, "— pick runs instead —"))
+if group:
+    run_ids = store.list_runs(group=group).sort_values("created")["id"].tolist()
+    c2.markdown(f"**{len(run_ids)} runs** in this group, same seed and data split.")
+else:
+    default = [r for r in asked_runs if r in labels]
+    run_ids = c2.multiselect("Runs (the first is the baseline)", list(labels), default=default,
+                             format_func=lambda i: labels.get(i, i))
+st.query_params.from_dict({"group": group} if group else {"runs": run_ids} if run_ids else {})
+
+if len(run_ids) < 2:
+    st.info("Pick a group, or two or more runs, to compare. The first run is the baseline.")
+    st.stop()
+
+live_at_start = any(data.is_live(store.get_run(r)["status"]) for r in run_ids)
+
+
+@st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
+def body() -> None:
+    try:
+        view = comparison.build(store, run_ids)
+    except (RecipeError, StoreError) as exc:
+        st.error(str(exc))
+        return
+    colours = {label: theme.run_colour(i) for i, label in enumerate(view.labels.values())}
+    if view.summary["done"]:
+        st.success(f"### {view.verdict}")
+    else:
+        st.info(f"**So far:** {view.verdict} — {view.running} of {len(run_ids)} runs still going; this page updates itself.")
+    st.dataframe(view.table, hide_index=True, width="stretch")
+
+    metric_col, metric_label = view.metric_column
+    cols = st.columns(2)
+    with cols[0]:
+        ui.plot(curves.compare_curves(view.wides, metric_col, title=f"{metric_label} (validation)",
+                                      y_label=metric_label, colours=colours, presentation=P))
+    with cols[1]:
+        ui.plot(curves.compare_curves(view.wides, "train_loss", title="Training loss", y_label="loss",
+                                      colours=colours, presentation=P))
+    items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
+    if items:
+        ui.plot(heatmaps.side_by_side_heatmaps(items, presentation=P))
+
+    st.subheader("What differs")
+    if view.diff.empty:
+        st.caption("The runs' recipes are identical (only the seed or nothing differs).")
+    else:
+        st.dataframe(view.diff, width="stretch")
+    questions = comparison.lesson_questions(view)
+    if questions:
+        st.subheader("Questions")
+        for q in questions:
+            st.markdown(f"**{q.ask}**")
+            if view.summary["done"]:
+                with st.expander("Reveal the answer"):
+                    st.markdown(q.answer)
+                    st.caption(f"The numbers: {view.verdict}")
+            else:
+                st.caption("The answer is revealed when every run has finished.")
+    if live_at_start and view.summary["done"]:
+        st.rerun()  # everything ended: redraw once without the timer
+
+
+body()

@@ -1,0 +1,179 @@
+"""Live run: status, curves, gradient flow, update ratios, activations and findings, refreshed each second.
+
+Only new rows are read on each refresh (``app.data.RunFeed``); the page body is
+an ``st.fragment`` that re-runs itself while the run is queued or running.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app import data, ui
+from app.components import bars, curves, heatmaps, samples
+from engine import runs
+from engine.errors import RecipeError, StoreError
+from engine.recipe import Recipe
+
+store = ui.store()
+ui.apply_presentation_css()
+P = ui.presentation()
+st.title("Live run")
+
+recent = store.list_runs(limit=200)
+if recent.empty:
+    st.info("No runs yet. Start one from **Launch**: pick a lesson and press Launch.")
+    st.page_link(ui.LAUNCH, label="Go to Launch", icon=":material/rocket_launch:")
+    st.stop()
+
+ids = recent["id"].tolist()
+wanted = ids[0]
+if st.query_params.get("run"):
+    try:
+        wanted = store.resolve(st.query_params["run"])
+    except StoreError as exc:
+        st.warning(f"{exc}; showing the newest run instead.")
+if wanted not in ids:
+    ids.insert(0, wanted)
+labels = {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in recent.to_dict("records")}
+run_id = st.selectbox("Run", ids, index=ids.index(wanted), format_func=lambda i: labels.get(i, i))
+if st.query_params.get("run") != run_id:
+    st.query_params["run"] = run_id
+
+feeds: dict = st.session_state.setdefault("feeds", {})
+feed: data.RunFeed = feeds.setdefault(run_id, data.RunFeed(run_id))
+try:
+    feed.refresh(store)
+except StoreError as exc:
+    st.error(f"This run is gone: {exc}")
+    st.stop()
+live_at_start = data.is_live(feed.status)
+
+
+def header() -> None:
+    run = feed.run
+    total = run.get("total_steps") or 0
+    step = run.get("step") or 0
+    c = st.columns([1.3, 1, 1, 1, 1])
+    c[0].metric("Status", data.badge(feed.status))
+    c[1].metric("Step", f"{step:,} / {total:,}" if total else f"{step:,}")
+    c[2].metric("Device", run.get("device") or "–")
+    speed = feed.latest("samples_per_s")
+    c[3].metric("Samples / s", f"{speed:,.0f}" if speed else "–")
+    acc, mse = feed.latest("val_accuracy"), feed.latest("val_mse")
+    c[4].metric("Val accuracy" if mse is None else "Val MSE",
+                f"{acc:.1%}" if acc is not None else (f"{mse:.4g}" if mse is not None else "–"))
+    if total:
+        st.progress(min(step / total, 1.0))
+    if run.get("error"):
+        st.error(f"**{feed.status}:** {run['error']}")
+    st.caption("⏱️ " + data.probe_meter(feed.schedule, feed.latest("probe_overhead")))
+
+
+def controls() -> None:
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1, c2 = (c1, c2) if data.is_live(feed.status) or feed.status in ("stopped", "crashed") else (c2, c1)
+    if data.is_live(feed.status):
+        if c1.button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):
+            runs.stop(store, run_id)
+            st.toast("Stop requested: the run saves a checkpoint and ends.")
+    elif feed.status in ("stopped", "crashed"):
+        if c1.button("▶️ Resume", key=f"resume:{run_id}"):
+            runs.resume(store, run_id)
+            st.rerun()
+    if c2.button("⚖️ Compare…", key=f"cmp:{run_id}"):
+        ui.go(ui.COMPARE, runs=[run_id])
+
+
+def charts() -> None:
+    figs = curves.training_curves(feed.wide, presentation=P)
+    row = [f for f in (figs.get("loss"), figs.get("metric"), figs.get("lr")) if f is not None]
+    if not row:
+        st.info("Waiting for the first steps…")
+    for col, fig in zip(st.columns(len(row)) if row else [], row):
+        with col:
+            ui.plot(fig)
+    extra = [f for f in (figs.get("other"),) if f is not None]
+    if feed.samples:
+        p = feed.samples["payload"]
+        extra.append(samples.samples_scatter(np.asarray(p.get("real", [])), np.asarray(p.get("fake", [])),
+                                             step=feed.samples.get("step"), presentation=P))
+    for col, fig in zip(st.columns(len(extra)) if extra else [], extra):
+        with col:
+            ui.plot(fig)
+
+    grads = feed.matrices["grad_norm"]
+    if grads.empty:
+        return
+    ui.plot(heatmaps.gradient_flow_heatmap(grads.steps, grads.names, grads.values, presentation=P))
+    left, right = st.columns(2)
+    with left:
+        follow = st.toggle("Follow the latest step", value=True, key=f"follow:{run_id}")
+        if follow:
+            idx = len(grads.steps) - 1
+            st.session_state[f"frozen:{run_id}"] = (int(grads.steps[0]), int(grads.steps[-1]))
+        else:
+            lo, hi = st.session_state.get(f"frozen:{run_id}", (int(grads.steps[0]), int(grads.steps[-1])))
+            pick = st.slider("Step", lo, max(hi, lo + 1), hi, key=f"step:{run_id}")
+            idx = int(np.clip(np.searchsorted(grads.steps, pick, side="right") - 1, 0, len(grads.steps) - 1))
+        ui.plot(bars.layer_bar(grads.names, grads.values[idx], step=int(grads.steps[idx]),
+                               title="Gradient norm per layer",
+                               y_label="‖grad‖ (log scale)", presentation=P))
+    with right:
+        upd = feed.matrices["update_ratio"]
+        if not upd.empty:
+            ui.plot(heatmaps.update_ratio_heatmap(upd.steps, upd.names, upd.values, presentation=P))
+    dead, sat = feed.matrices["dead_fraction"], feed.matrices["saturated_fraction"]
+    if not dead.empty or not sat.empty:
+        names = dead.names if not dead.empty else sat.names
+        d = dead.values[-1] if not dead.empty else np.full(len(names), np.nan)
+        s = sat.values[-1] if not sat.empty else np.full(len(names), np.nan)
+        step = int((dead if not dead.empty else sat).steps[-1])
+        ui.plot(bars.activation_fractions(names, d, s, step=step, presentation=P))
+
+
+def findings_panel() -> None:
+    st.subheader("Diagnosis")
+    if not feed.findings:
+        st.success("No problems found so far." if feed.wide.shape[0] else "Diagnosis starts with the first evaluation.")
+        return
+    for i, f in enumerate(feed.findings):
+        box = ui.SEVERITY_BOX.get(f["severity"], st.info)
+        box(f"**{f['code'].replace('_', ' ')}** (from step {f['first_step']}): {f['message']}")
+        ev = ui.evidence_text(f.get("evidence") or {})
+        if ev:
+            st.caption(f"Evidence — {ev}")
+        for j, remedy in enumerate(f.get("remedies") or []):
+            c1, c2 = st.columns([4, 1])
+            c1.markdown(f"💊 **{ui.remedy_label(remedy)}** — {remedy.get('why', '')}")
+            if c2.button("Apply", key=f"apply:{run_id}:{i}:{j}", help="Launch this remedy and compare it with this run"):
+                apply(remedy)
+
+
+def apply(remedy: dict) -> None:
+    """Launch the run's recipe with the remedy's overrides, and open both runs in Compare."""
+    try:
+        recipe = Recipe.from_dict(feed.run["recipe"]).with_overrides(remedy.get("set", {}))
+    except RecipeError as exc:
+        st.error(f"This remedy cannot be applied: {exc}")
+        return
+    base_name = feed.run.get("name") or feed.run.get("recipe_name") or run_id
+    new_id = runs.launch(store, recipe, name=f"{base_name} + {remedy.get('name', 'remedy')}"[:80])
+    ui.go(ui.COMPARE, runs=[run_id, new_id])
+
+
+@st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
+def body() -> None:
+    try:
+        feed.refresh(store)
+    except StoreError as exc:
+        st.error(f"This run is gone: {exc}")
+        return
+    header()
+    controls()
+    charts()
+    findings_panel()
+    if live_at_start and not data.is_live(feed.status):
+        st.rerun()  # the run ended: redraw once without the timer
+
+
+body()
