@@ -1,0 +1,118 @@
+"""The plain modules behind the views: toggles, incremental feeds, comparison tables, history pages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app import comparison, data, history, toggles
+from engine.errors import RecipeError
+from engine.recipe import load_recipe
+from engine.store import Store
+from tests.app.conftest import LAYERS, fill, finding
+
+
+# --- toggles -------------------------------------------------------------------
+
+
+def test_only_changed_toggles_become_overrides():
+    base = load_recipe("vanishing-sigmoid")
+    widgets = {t.key: toggles.widget_value(t, base) for t in toggles.TOGGLES}
+    assert toggles.overrides_from_widgets(base, widgets) == {}
+    widgets.update({"model.init": "he_normal", "train.lr": 0.1, "train.early_stopping": True, "data.augment": ["affine"]})
+    assert toggles.overrides_from_widgets(base, widgets) == {
+        "model.init": "he_normal", "train.lr": 0.1, "data.augment": ["affine"],
+        "train.early_stopping": toggles.EARLY_STOPPING}
+
+
+def test_overrides_round_trip_through_url_text():
+    sets = {"train.lr": 0.003, "model.residual": True, "train.clip_norm": None, "data.augment": ["hflip"],
+            "train.early_stopping": {"patience": 5, "min_delta": 0.0}}
+    encoded = [toggles.encode(k, v) for k, v in sets.items()]
+    assert toggles.decode(encoded) == sets
+    recipe = load_recipe("vanishing-sigmoid").with_overrides(toggles.decode(encoded[:2]))
+    assert recipe.train.lr == 0.003 and recipe.model.residual
+
+
+def test_a_recipe_value_missing_from_a_slider_is_added_in_order():
+    lr = next(t for t in toggles.TOGGLES if t.key == "train.lr")
+    assert 0.05 in lr.choices(0.05)
+    assert lr.choices(0.05) == sorted(lr.choices(0.05))
+
+
+def test_a_malformed_line_names_itself():
+    with pytest.raises(RecipeError, match="nonsense"):
+        toggles.decode(["nonsense"])
+
+
+# --- incremental feed ------------------------------------------------------------
+
+
+def test_a_feed_reads_only_new_rows_and_keeps_the_seam_whole(tmp_path):
+    with Store(tmp_path) as store:
+        rid = store.create_run(load_recipe("healthy-mlp").to_dict(), total_steps=400)
+        fill(store, rid, steps=100)
+        feed = data.RunFeed(rid)
+        assert feed.refresh(store) == 100
+        assert feed.matrices["grad_norm"].values.shape == (100, len(LAYERS))
+        # An evaluation at step 100 lands after the loss of step 100 was read.
+        store.flush(rid, scalars=[(100, "val_loss", 0.5), (101, "train_loss", 0.4)],
+                    layer_stats={"grad_norm": (np.array([101]), np.ones((1, len(LAYERS))))})
+        assert feed.refresh(store) == 2  # steps 100 and 101, nothing older
+        assert feed.wide.index.is_unique and feed.wide.loc[100, "val_loss"] == 0.5
+        assert feed.matrices["grad_norm"].steps[-2:].tolist() == [100, 101]
+        assert feed.refresh(store) == 1  # only the seam step is re-read when nothing is new
+        assert feed.latest("train_loss") == pytest.approx(0.4)
+
+
+def test_the_budget_meter_says_cost_and_intervals():
+    line = data.probe_meter({"budget": 0.05, "group_intervals": {"grads": 1, "activations": 10}}, 0.031)
+    assert "3.1%" in line and "budget 5%" in line and "activations every 10 steps" in line and "grads every 1 step" in line
+    assert "waiting" in data.probe_meter(None, None)
+
+
+# --- comparison --------------------------------------------------------------------
+
+
+def test_the_config_diff_keeps_only_keys_that_differ():
+    a = load_recipe("vanishing-sigmoid").to_dict()
+    b = load_recipe("vanishing-sigmoid", {"model.init": "he_normal", "model.activation": "relu"}).to_dict()
+    diff = comparison.config_diff({"baseline": a, "He": b})
+    assert sorted(diff.index) == ["model.activation", "model.init"]
+    assert diff.loc["model.init"].tolist() == ["default", "he_normal"]
+
+
+def test_the_comparison_names_the_winner_and_how_much_sooner(tmp_path):
+    with Store(tmp_path) as store:
+        recipe = load_recipe("healthy-mlp").to_dict()
+        base = store.create_run(recipe, name="baseline", group="g")
+        fix = store.create_run(recipe, name="He init", group="g")
+        for rid, acc in ((base, [0.1, 0.2, 0.3, 0.4]), (fix, [0.5, 0.7, 0.8, 0.9])):
+            store.flush(rid, scalars=[(50 * (i + 1), "val_accuracy", a) for i, a in enumerate(acc)])
+            store.set_status(rid, "completed")
+        view = comparison.build(store, [base, fix])
+    assert view.verdict.startswith("He init reached the baseline's best validation accuracy 4.0× sooner")
+    assert "+50 points" in view.verdict
+    row = view.table.set_index("run").loc["He init"]
+    assert row["steps to baseline's best"] == "50" and row["change vs baseline"] == "+50.0 pts"
+
+
+# --- history ------------------------------------------------------------------------
+
+
+def test_history_pages_and_explains_bad_runs(tmp_path):
+    with Store(tmp_path) as store:
+        recipe = load_recipe("healthy-mlp").to_dict()
+        ids = [store.create_run(recipe) for _ in range(7)]
+        store.set_status(ids[0], "failed", error="data/penguins.csv: not found")
+        store.set_status(ids[1], "diverged")
+        store.add_findings(ids[1], [finding("non_finite")])
+        first = history.page(store, page_size=5, page=1)
+        second = history.page(store, page_size=5, page=2)
+        assert len(first) == 5 and len(second) == 2 and store.count_runs() == 7
+        assert not set(first["id"]) & set(second["id"])
+        rows = history.page(store, page_size=10).set_index("id")
+        assert rows.loc[ids[0], "problem"] == "failed: data/penguins.csv: not found"
+        assert rows.loc[ids[1], "problem"].startswith("non_finite")
+        assert store.count_runs(status="failed") == 1
+        build, name, _ = history.download(store, ids[0], "csv")
+        assert name.endswith("-csv.zip") and build()[:2] == b"PK"
