@@ -1,20 +1,37 @@
 """What do Gradient Clinic's probes cost? Step-time ratios against a bare loop.
 
-Each workload is timed in this one process. Variants run alternately, a few
-repeats each, and the table shows the median seconds per step of each
-variant divided by the median of the bare PyTorch loop (a). Same model,
-data, seed and number of steps everywhere.
+Each workload is timed in this one process. Variants run alternately (the
+order rotates every repeat), and the table shows the median seconds per
+training step of each variant divided by the median of the bare PyTorch loop
+(a). Same model, data, seed and number of steps everywhere.
 
     (a) bare PyTorch loop
     (b) engine, default budget (probes.budget = 0.05)
-    (c) engine, per-layer gradient statistics every step
+    (c) engine, per-layer gradient statistics every step (grad_norm, grad_max_abs, nonfinite)
     (d) engine, every probe every step, activations included
+    (e) bare loop + TensorBoard SummaryWriter: the loss and each layer's gradient norm, every step
+    (f) bare loop + W&B offline: wandb.watch(log="gradients", log_freq=1) and a wandb.log per step
 
-Run: ``python benchmarks/overhead.py [--steps N] [--repeats R] [--workloads mlp20,cnn,lstm]``
+The engine's time runs from the first step's start to the last step's end:
+its periodic flushes to SQLite are inside, the setup and the one evaluation
+after the last step (the bare loop has none) are not. (e) and (f) include
+their peers' own per-step work; W&B's background service process is a
+separate process, which the CPU-time table does not see. (e)/(f) print "not
+installed" without the ``bench`` extra (``pip install -e '.[bench]'``).
+
+Two tables: wall-clock time, and this process's CPU time, which a busy,
+shared machine disturbs far less. ``--threads 1`` (the default) keeps
+torch's intra-op pool from stalling on a loaded machine.
+
+Run: ``python benchmarks/overhead.py [--steps N] [--repeats R] [--workloads mlp20,cnn,lstm,resnet]``
+(``make bench``). ``resnet`` (a residual CNN at batch 256) needs CUDA.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import statistics
 import sys
 import tempfile
@@ -27,12 +44,14 @@ import torch  # noqa: E402
 
 from engine import names  # noqa: E402
 from engine.batches import Batches  # noqa: E402
+from engine.events import Callback, Event  # noqa: E402
+from engine.optimizers import OPTIMIZERS  # noqa: E402
 from engine.probing import ProbeManager  # noqa: E402
+from engine.recipe import load_recipe  # noqa: E402
 from engine.recorder import Recorder  # noqa: E402
 from engine.session import prepare  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.trainer import Trainer, loss_fn  # noqa: E402
-from engine.recipe import load_recipe  # noqa: E402
 
 WORKLOADS = {
     "mlp20": ["model.arch=mlp", "model.depth=20", "model.width=64", "model.activation=relu",
@@ -41,99 +60,198 @@ WORKLOADS = {
             "train.optimizer=sgd", "train.lr=0.01"],
     "lstm": ["model.arch=lstm", "model.depth=1", "model.width=64", "data.name=adding",
              "data.params.seq_len=50", "train.optimizer=adam", "train.lr=0.001"],
+    # ResNet-style: residual conv blocks with batch norm, batch 256. CUDA only.
+    "resnet": ["model.arch=cnn", "model.depth=10", "model.width=128", "model.residual=true",
+               "model.norm=batch", "data.name=digits", "train.batch_size=256", "train.optimizer=sgd",
+               "train.lr=0.05"],
 }
+CUDA_ONLY = {"resnet"}
 GRAD_PROBES = ["grad_norm", "grad_max_abs", "nonfinite"]
+VARIANTS = {
+    "a": "bare PyTorch loop",
+    "b": "engine, default budget (5%)",
+    "c": "engine, gradient stats (grad_norm, grad_max_abs, nonfinite) every step",
+    "d": "engine, every probe every step, activations included",
+    "e": "bare loop + TensorBoard SummaryWriter, loss + per-layer grad norms every step",
+    "f": "bare loop + W&B offline, wandb.watch(log='gradients', log_freq=1) + wandb.log per step",
+}
+FIXED = {"b": None, "c": {n: 1 for n in GRAD_PROBES}, "d": "all"}
 
 
-def variants() -> dict[str, dict]:
-    every = {n: 1 for n in names.PROBES.names()}
-    return {
-        "a": {"label": "bare PyTorch loop"},
-        "b": {"label": "engine, default budget", "fixed": {}},
-        "c": {"label": "engine, gradient stats every step", "fixed": {n: 1 for n in GRAD_PROBES}},
-        "d": {"label": "engine, all probes every step", "fixed": every},
-    }
+def _peer_available(key: str) -> bool:
+    try:
+        if key == "e":
+            import torch.utils.tensorboard  # noqa: F401  (needs the tensorboard package)
+        else:
+            import wandb  # noqa: F401
+    except Exception:
+        return False
+    return True
 
 
-def bare_loop(recipe, steps: int) -> float:
-    """Seconds per step of a plain loop: same model, same batches, no instrumentation."""
+class _Clock:
+    """Wall and CPU seconds between start() and stop(), synchronising CUDA at both ends."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.wall = self.cpu = 0.0
+
+    def start(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self._w, self._c = time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.wall, self.cpu = time.perf_counter() - self._w, time.process_time() - self._c
+
+
+class _Mark(Callback):
+    """Starts the clock at the first step's BEFORE_STEP (listed first) or stops it after the last step."""
+
+    def __init__(self, clock: _Clock, event: Event, step: int):
+        self.clock, self.event, self.step = clock, event, step
+
+    def on(self, event, s) -> None:
+        if event is self.event and s.step == self.step:
+            self.clock.start() if event is Event.BEFORE_STEP else self.clock.stop()
+
+
+def bare_loop(recipe, steps: int, peer: str | None = None, tmp: Path | None = None) -> tuple[float, float]:
+    """(wall, cpu) seconds per step of a plain loop, optionally with a peer logger (e or f)."""
     prep = prepare(recipe)
     model, device = prep.model.to(prep.device), prep.device
-    from engine.optimizers import OPTIMIZERS
-
     opt = OPTIMIZERS.get(recipe.train.optimizer)(model.parameters(), recipe.train)
     batches = Batches(prep.data, recipe.train.batch_size, device, seed=recipe.seed)
     crit = loss_fn(prep.data)
+    layers = model.param_layers()
     model.train()
-    t0 = time.perf_counter()
-    for _ in range(steps):
+    writer = run = None
+    if peer == "e":
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(tmp))
+    elif peer == "f":
+        import wandb
+
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            run = wandb.init(project="gradclinic-bench", dir=str(tmp), mode="offline",
+                             settings=wandb.Settings(console="off", silent=True))
+            wandb.watch(model, log="gradients", log_freq=1)
+    clock = _Clock(device)
+    clock.start()
+    for step in range(1, steps + 1):
         x, y = batches.next()
         loss = crit(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if writer is not None:  # what a TensorBoard user writes: one add_scalar per layer per step
+            writer.add_scalar("train_loss", loss.item(), step)
+            for name, p in layers:
+                writer.add_scalar(f"grad_norm/{name}", p.grad.norm().item(), step)
         opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
+        if run is not None:  # logs the loss, and the hooks' gradient histograms with it
+            run.log({"train_loss": loss.item()}, step=step)
+    clock.stop()
+    if writer is not None:
+        writer.close()
+    if run is not None:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            run.finish()
+    return clock.wall / steps, clock.cpu / steps
 
 
-def engine_loop(recipe, steps: int, fixed: dict, home: Path) -> float:
-    """Seconds per step of the engine's trainer with probes and the store recorder."""
+def engine_loop(recipe, steps: int, fixed, home: Path) -> tuple[float, float]:
+    """(wall, cpu) seconds per step of the engine's trainer with probes and the store recorder."""
     prep = prepare(recipe)
     store = Store(home)
     run_id = store.create_run(recipe.to_dict(), total_steps=steps)
-    budget = recipe.probes.budget
-    # With fixed intervals for some probes, the others stay off (interval beyond the run).
-    probes = ProbeManager(prep.model, budget=budget, fixed=fixed) if fixed else ProbeManager(prep.model, budget=budget)
-    if fixed:
+    if fixed == "all":
+        fixed = {n: 1 for n in names.PROBES.names()}
+    probes = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)
+    if fixed:  # the probes not named stay off: their interval is beyond the run
         for p in probes.probes:
-            if p.name not in fixed:
-                probes.fixed[p.name] = steps * 10
+            probes.fixed.setdefault(p.name, steps * 10)
         probes._apply_intervals()
-    trainer = Trainer(recipe, prep.data, prep.model, prep.device, [probes, Recorder(store, run_id, probes)])
-    t0 = time.perf_counter()
-    trainer.fit()
-    if prep.device.type == "cuda":
-        torch.cuda.synchronize()
-    per_step = (time.perf_counter() - t0) / steps
+    clock = _Clock(prep.device)
+    callbacks = [_Mark(clock, Event.BEFORE_STEP, 1), probes, Recorder(store, run_id, probes),
+                 _Mark(clock, Event.AFTER_STEP, steps)]
+    Trainer(recipe, prep.data, prep.model, prep.device, callbacks).fit()
     store.close()
-    return per_step
+    return clock.wall / steps, clock.cpu / steps
 
 
-def run_workload(name: str, steps: int, repeats: int, device: str) -> dict[str, float]:
-    # One evaluation at the very end keeps the engine's timing about training steps.
+def run_workload(name: str, steps: int, repeats: int, device: str, keys: list[str]) -> dict[str, tuple]:
+    """{variant: (wall ratio, cpu ratio)} plus "a_ms": (wall ms, cpu ms) of the bare loop."""
+    # One evaluation, after the last step, keeps the engine's run about training steps.
     recipe = load_recipe(None, WORKLOADS[name] + [f"train.steps={steps}", f"train.eval_every={steps}",
                                                   f"train.device={device}"])
-    times: dict[str, list[float]] = {k: [] for k in variants()}
-    with tempfile.TemporaryDirectory() as tmp:
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
+    with tempfile.TemporaryDirectory(prefix="gradclinic-overhead-") as tmp:
         bare_loop(recipe, min(steps, 50))  # warm-up: allocator, thread pool, lazy imports
         for r in range(repeats):
-            for key, spec in variants().items():
-                if key == "a":
-                    times[key].append(bare_loop(recipe, steps))
+            order = keys[r % len(keys):] + keys[: r % len(keys)]  # rotate, so no variant always goes first
+            for key in order:
+                where = Path(tmp) / f"{key}{r}"
+                if key in ("a", "e", "f"):
+                    times[key].append(bare_loop(recipe, steps, None if key == "a" else key, where))
                 else:
-                    times[key].append(engine_loop(recipe, steps, spec["fixed"], Path(tmp) / f"{key}{r}"))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {k: med[k] / med["a"] for k in med} | {"a_ms": med["a"] * 1e3}
+                    times[key].append(engine_loop(recipe, steps, FIXED[key], where))
+    med = {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for k, v in times.items()}
+    out = {k: (med[k][0] / med["a"][0], med[k][1] / med["a"][1]) for k in keys}
+    out["a_ms"] = (med["a"][0] * 1e3, med["a"][1] * 1e3)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--workloads", default="mlp20,cnn,lstm")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workloads", default="mlp20,cnn,lstm,resnet")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (resnet always needs cuda)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--variants", default="abcdef")
     args = parser.parse_args()
-    labels = variants()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device={args.device}, "
-          f"{args.steps} steps x {args.repeats} repeats, median step-time ratio vs (a)")
-    header = f"{'workload':<8} {'(a) ms/step':>11} " + " ".join(f"{'(' + k + ')':>7}" for k in labels if k != "a")
-    print(header)
+    # W&B: offline, silent, everything under a temp dir; no network, no login prompt.
+    wandb_home = tempfile.mkdtemp(prefix="gradclinic-wandb-")
+    for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": wandb_home,
+                       "WANDB_CONFIG_DIR": wandb_home, "WANDB_CACHE_DIR": wandb_home, "WANDB_DATA_DIR": wandb_home,
+                       "WANDB_CONSOLE": "off", "WANDB_ERROR_REPORTING": "false", "WANDB_DISABLE_GIT": "true",
+                       "WANDB_DISABLE_CODE": "true", "WANDB_ANONYMOUS": "never"}.items():
+        os.environ.setdefault(key, value)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    keys = ["a"] + [k for k in args.variants if k in VARIANTS and k != "a"]
+    missing = {k for k in keys if k in ("e", "f") and not _peer_available(k)}
+    keys = [k for k in keys if k not in missing]
+    cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
+          f"device={'cuda: ' + torch.cuda.get_device_name() if cuda else args.device}, "
+          f"{args.steps} steps x {args.repeats} alternated repeats; median step-time ratio vs (a)")
+    shown = [k for k in VARIANTS if k != "a"]
+    rows = []
     for name in args.workloads.split(","):
-        res = run_workload(name, args.steps, args.repeats, args.device)
-        print(f"{name:<8} {res['a_ms']:>11.3f} " + " ".join(f"{res[k]:>7.3f}" for k in labels if k != "a"))
-    print("\n" + "\n".join(f"({k}) {v['label']}" for k, v in labels.items()))
-    print("goals (CPU): (b) <= 1.05; (c) <= 1.10 on mlp20")
+        if name in CUDA_ONLY and not cuda:
+            rows.append((name, None, f"skipped: {name} runs on CUDA only, and no CUDA device is available"))
+            continue
+        device = "cuda" if name in CUDA_ONLY else args.device
+        rows.append((name, run_workload(name, args.steps, args.repeats, device, keys), ""))
+        print(f"  {name} done", file=sys.stderr, flush=True)
+    for title, i in (("wall-clock time", 0), ("process CPU time", 1)):
+        print(f"\n{title}:")
+        print(f"{'workload':<8} {'(a) ms/step':>11} " + " ".join(f"{'(' + k + ')':>7}" for k in shown))
+        for name, res, note in rows:
+            if res is None:
+                print(f"{name:<8} {note}")
+                continue
+            cells = [("not installed" if k in missing else "-") if k not in res else f"{res[k][i]:.3f}"
+                     for k in shown]
+            print(f"{name:<8} {res['a_ms'][i]:>11.3f} " + " ".join(f"{c:>7}" for c in cells))
+    print()
+    for k, label in VARIANTS.items():
+        print(f"({k}) {label}" + (": not installed (pip install -e '.[bench]')" if k in missing else ""))
+    print("goals (CPU): (b) <= 1.05; (c) <= 1.10 on mlp20; every engine variant below (e) and (f)")
 
 
 if __name__ == "__main__":

@@ -160,13 +160,13 @@ class ProbeManager(Callback):
             self._run("grads", Event.AFTER_BACKWARD)
             if "updates" in self._due:
                 t = time.perf_counter()
-                self.ctx.snapshot = torch._foreach_mul([p.detach() for p in self.ctx.params], 1.0)
+                self.ctx.take_snapshot()
                 self._charge("updates", time.perf_counter() - t)
         elif event is Event.AFTER_STEP:
             self.ctx.invalidate()  # the weights moved
             self._run("weights", Event.AFTER_STEP)
             self._run("updates", Event.AFTER_STEP)
-            self.ctx.snapshot = None
+            self.ctx.drop_snapshot()
             self._after_step()
 
     def _before_step(self, step: int) -> None:

@@ -27,6 +27,8 @@ class ProbeContext:
         self.step = 0
         self.activations: list[torch.Tensor] = []
         self.snapshot: list[torch.Tensor] | None = None  # weights before the optimizer step
+        self.snapshot_norms: torch.Tensor | None = None  # their norms
+        self._snapshot_buf: list[torch.Tensor] | None = None  # reused every time, not reallocated
         self._cache: dict[str, torch.Tensor] = {}
 
     def new_step(self, step: int) -> None:
@@ -47,10 +49,34 @@ class ProbeContext:
         return self._cache["grad_norms"]
 
     @property
+    def grad_max_abs(self) -> torch.Tensor:
+        if "grad_max_abs" not in self._cache:
+            grads = self.grads()
+            if grads[0].device.type == "cpu" and hasattr(torch, "_foreach_max"):
+                # On the CPU, _foreach_norm(ord=inf) is a scalar loop, ~3x slower than abs then max.
+                self._cache["grad_max_abs"] = torch.stack(torch._foreach_max(torch._foreach_abs(grads)))
+            else:  # CUDA: one fused multi-tensor kernel, no temporary copy of the gradients
+                self._cache["grad_max_abs"] = torch.stack(torch._foreach_norm(grads, ord=float("inf")))
+        return self._cache["grad_max_abs"]
+
+    @property
     def weight_norms(self) -> torch.Tensor:
         if "weight_norms" not in self._cache:
             self._cache["weight_norms"] = torch.stack(torch._foreach_norm([p.detach() for p in self.params]))
         return self._cache["weight_norms"]
+
+    def take_snapshot(self) -> None:
+        """Copy the weights (before the optimizer step) into a buffer kept between steps."""
+        weights = [p.detach() for p in self.params]
+        buf = self._snapshot_buf
+        if buf is None or any(b.shape != w.shape or b.device != w.device for b, w in zip(buf, weights)):
+            buf = self._snapshot_buf = [torch.empty_like(w) for w in weights]
+        torch._foreach_copy_(buf, weights)
+        self.snapshot = buf
+        self.snapshot_norms = self.weight_norms  # shared with nonfinite, computed once per step
+
+    def drop_snapshot(self) -> None:
+        self.snapshot = self.snapshot_norms = None
 
 
 class Probe:

@@ -1,6 +1,4 @@
 """Largest absolute gradient entry of each layer (an outlier shows here before the norm moves)."""
-import torch
-
 from engine.events import Event
 from engine.probes.base import Probe
 
@@ -12,4 +10,4 @@ class GradMaxAbs(Probe):
     description = "largest |gradient| entry in the layer"
 
     def compute(self, ctx):
-        return torch.stack(torch._foreach_norm(ctx.grads(), ord=float("inf")))
+        return ctx.grad_max_abs

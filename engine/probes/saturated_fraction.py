@@ -25,7 +25,7 @@ class SaturatedFraction(Probe):
     description = "share of outputs stuck near the activation's bounds"
 
     def compute(self, ctx):
-        nan = torch.tensor(float("nan"), device=ctx.activations[0].device) if ctx.activations else None
+        nan = torch.full((), float("nan"), device=ctx.activations[0].device) if ctx.activations else None  # no host copy
         return torch.stack(
             [
                 saturated(a.float(), *bounds) if bounds is not None else nan

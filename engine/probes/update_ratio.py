@@ -18,8 +18,8 @@ class UpdateRatio(Probe):
     description = "size of the step relative to the weights"
 
     def compute(self, ctx):
-        before = ctx.snapshot
-        after = [p.detach() for p in ctx.params]
-        delta = torch.stack(torch._foreach_norm(torch._foreach_sub(after, before)))
-        base = torch.stack(torch._foreach_norm(before))
-        return delta / base.clamp_min(1e-12)
+        # The snapshot buffer is reused between steps, so the difference is taken in place;
+        # ||w_before|| was measured when the snapshot was taken.
+        torch._foreach_sub_(ctx.snapshot, [p.detach() for p in ctx.params])
+        delta = torch.stack(torch._foreach_norm(ctx.snapshot))
+        return delta / ctx.snapshot_norms.clamp_min(1e-12)
