@@ -242,7 +242,6 @@ def cmd_diagnose(args) -> int:
 
 def cmd_ui(args) -> int:
     import os
-    import subprocess
 
     from engine.store_schema import default_home
 
@@ -255,10 +254,9 @@ def cmd_ui(args) -> int:
     env = {**os.environ, "GRADCLINIC_HOME": str(home.expanduser().resolve())}
     print(f"Gradient Clinic: http://{'localhost' if args.address == '127.0.0.1' else args.address}:{args.port}"
           f"  (run store: {env['GRADCLINIC_HOME']}; Ctrl+C to quit)", flush=True)
-    try:
-        return subprocess.call(cmd, env=env, cwd=app.parent.parent)
-    except KeyboardInterrupt:
-        return EXIT_OK
+    # exec, not a child process: Ctrl+C or a kill reaches Streamlit itself and leaves no orphan.
+    os.chdir(app.parent.parent)
+    os.execve(sys.executable, cmd, env)
 
 
 # --- parser --------------------------------------------------------------------

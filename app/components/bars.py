@@ -103,6 +103,11 @@ def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: i
             hovertemplate="<b>%{x}</b><br>" + label + " = %{text} %<extra></extra>",
         ))
     fig.update_layout(title=dict(text=title), barmode="group", hovermode="closest")
+    both = np.concatenate([dead, saturated])
+    if both.size and np.nanmax(np.where(np.isfinite(both), both, 0.0)) < 0.5:
+        # Zero-height bars look like a broken chart: say plainly that every layer is healthy.
+        fig.add_annotation(text="No dead or saturated units: every layer is at 0 %", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5)
     _layer_xaxis(fig, names)
     fig.update_yaxes(title_text=y_label, range=[0, 100], ticksuffix=" %")
     return style(fig, presentation=presentation)

@@ -184,10 +184,14 @@ def _lr_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
     lr = pd.to_numeric(wide["lr"], errors="coerce").ffill().dropna()
     if lr.empty:
         return None
-    # A schedule that reaches exactly 0 cannot be shown on a log axis.
-    log_y = bool((lr > 0).all())
-    return metric_figure({"learning rate": lr}, title="Learning rate schedule", y_label="learning rate",
-                         log_y=log_y, line_shape="hv", presentation=presentation)
+    # Log axis only when the schedule spans a decade or more (and never reaches 0): a constant
+    # or gently decaying rate reads better on a linear axis than among log minor ticks.
+    log_y = bool((lr > 0).all()) and float(lr.max()) >= 10 * float(lr.min())
+    fig = metric_figure({"learning rate": lr}, title="Learning rate schedule", y_label="learning rate",
+                        log_y=log_y, line_shape="hv", presentation=presentation)
+    if not log_y:  # start at 0 so a constant rate reads as its value, not as a line at the axis
+        fig.update_yaxes(range=[0, float(lr.max()) * 1.15], tickformat="~g")
+    return fig
 
 
 def _other_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:

@@ -222,7 +222,7 @@ def update_ratio_heatmap(steps, layer_names, values, *, presentation: bool = Fal
     half = 1.0 if rng is None else max(abs(rng[0] - RULE_OF_THUMB), abs(rng[1] - RULE_OF_THUMB))
     half = float(np.clip(half, 1.0, max_decades))
     return layer_heatmap(steps, layer_names, values,
-                         title="Update/weight ratio per layer (≈1e-3 is healthy)",
+                         title="Update / weight ratio per layer",
                          colorbar_title="‖Δw‖/‖w‖ (log scale)", log=True, center=RULE_OF_THUMB,
                          zrange=(RULE_OF_THUMB - half, RULE_OF_THUMB + half),
                          presentation=presentation, hover_label="‖Δw‖/‖w‖",

@@ -54,14 +54,14 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
     """Apply the house style to ``fig`` in place and return it.
 
     White template, readable fonts (larger in presentation mode), the title at
-    the top left and a one-row legend just above the plot, on its right, so
-    the two never overlap for the usual handful of traces. Hover mode is left
+    the top left and the legend in rows under the plot, so a legend of many
+    runs never covers the title or the data, and narrow charts keep their width. Hover mode is left
     to the builder: line charts want ``"x unified"``, heatmaps do not.
     """
     size = font_size(presentation)
     title_size = round(size * 1.3)
-    # Room above the plot for the title line plus one legend row.
-    top = round(title_size * 1.6 + size * 2.4)
+    # Room above the plot for the title line.
+    top = round(title_size * 1.6 + size * 1.2)
     fig.update_layout(
         template="plotly_white",
         height=height or chart_height(presentation),
@@ -79,10 +79,10 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
         margin=dict(l=round(size * 4.5), r=round(size * 1.5), t=top, b=round(size * 4)),
         legend=dict(
             orientation="h",
-            x=1.0,
-            xanchor="right",
-            y=1.0,
-            yanchor="bottom",
+            x=0.0,
+            xanchor="left",
+            y=-0.2,
+            yanchor="top",
             font=dict(size=size),
             bgcolor="rgba(255,255,255,0.8)",
         ),

@@ -59,11 +59,11 @@ def body() -> None:
     metric_col, metric_label = view.metric_column
     cols = st.columns(2)
     with cols[0]:
-        ui.plot(curves.compare_curves(view.wides, metric_col, title=f"{metric_label} (validation)",
-                                      y_label=metric_label, colours=colours, presentation=P))
+        ui.plot(curves.compare_curves(view.wides, metric_col, title=f"Validation {metric_label}",
+                                      y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""), colours=colours, presentation=P))
     with cols[1]:
-        ui.plot(curves.compare_curves(view.wides, "train_loss", title="Training loss", y_label="loss",
-                                      colours=colours, presentation=P))
+        ui.plot(curves.compare_curves(view.wides, "train_loss", title="Training loss (log scale)",
+                                      y_label="loss", colours=colours, presentation=P, log_y=True, smooth_span=20))
     items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
     if items:
         ui.plot(heatmaps.side_by_side_heatmaps(items, presentation=P))

@@ -86,20 +86,20 @@ def controls() -> None:
 
 def charts() -> None:
     figs = curves.training_curves(feed.wide, presentation=P)
-    row = [f for f in (figs.get("loss"), figs.get("metric"), figs.get("lr")) if f is not None]
-    if not row:
-        st.info("Waiting for the first steps…")
-    for col, fig in zip(st.columns(len(row)) if row else [], row):
-        with col:
-            ui.plot(fig)
-    extra = [f for f in (figs.get("other"),) if f is not None]
+    extra = [figs.get("other")]
     if feed.samples:
         p = feed.samples["payload"]
         extra.append(samples.samples_scatter(np.asarray(p.get("real", [])), np.asarray(p.get("fake", [])),
                                              step=feed.samples.get("step"), presentation=P))
-    for col, fig in zip(st.columns(len(extra)) if extra else [], extra):
-        with col:
-            ui.plot(fig)
+    shown = [f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure())
+             if f is not None]
+    if not shown:
+        st.info("Waiting for the first steps…")
+    # Two charts a row keeps each one wide enough to read on a projector.
+    for i in range(0, len(shown), 2):
+        for col, fig in zip(st.columns(2), shown[i:i + 2]):
+            with col:
+                ui.plot(fig)
 
     grads = feed.matrices["grad_norm"]
     if grads.empty:
@@ -122,13 +122,16 @@ def charts() -> None:
         upd = feed.matrices["update_ratio"]
         if not upd.empty:
             ui.plot(heatmaps.update_ratio_heatmap(upd.steps, upd.names, upd.values, presentation=P))
+def activations_figure():
+    """Dead and saturated share per activation layer at the latest recorded step, or None."""
     dead, sat = feed.matrices["dead_fraction"], feed.matrices["saturated_fraction"]
-    if not dead.empty or not sat.empty:
-        names = dead.names if not dead.empty else sat.names
-        d = dead.values[-1] if not dead.empty else np.full(len(names), np.nan)
-        s = sat.values[-1] if not sat.empty else np.full(len(names), np.nan)
-        step = int((dead if not dead.empty else sat).steps[-1])
-        ui.plot(bars.activation_fractions(names, d, s, step=step, presentation=P))
+    if dead.empty and sat.empty:
+        return None
+    names = dead.names if not dead.empty else sat.names
+    d = dead.values[-1] if not dead.empty else np.full(len(names), np.nan)
+    s = sat.values[-1] if not sat.empty else np.full(len(names), np.nan)
+    return bars.activation_fractions(names, d, s, step=int((dead if not dead.empty else sat).steps[-1]),
+                                     presentation=P)
 
 
 def findings_panel() -> None:
