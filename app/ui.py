@@ -20,9 +20,10 @@ REFRESH_S = 1.0  # how often live views poll the store
 
 _PRESENTATION_CSS = """
 <style>
-html, body, [class*="st-"], .stMarkdown p, .stMarkdown li { font-size: 1.25rem; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
+.stMarkdown p, .stMarkdown li, .stAlert p, .stCaption p, label p, .stTable { font-size: 1.3rem !important; }
+h1 { font-size: 3.2rem !important; } h2 { font-size: 2.4rem !important; } h3 { font-size: 1.9rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.8rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
 </style>
 """
 
@@ -60,6 +61,14 @@ def go(page: str, **params: Any) -> None:
 def plot(fig, key: str | None = None) -> None:
     """Draw a plotly figure at full width; the mode bar stays out of the way on a projector."""
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False, "displayModeBar": "hover"})
+
+
+def table(df, key: str | None = None) -> None:
+    """A table; in presentation mode a static HTML table, whose text scales with the page."""
+    if presentation():
+        st.table(df)
+    else:
+        st.dataframe(df, hide_index=True, width="stretch", key=key)
 
 
 def evidence_text(evidence: dict) -> str:

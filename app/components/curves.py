@@ -96,6 +96,13 @@ def metric_figure(
     fig.update_xaxes(title_text=x_label)
     fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear",
                      exponentformat="power" if log_y else "B")
+    if log_y:
+        # Label only 1-2-5 steps (or whole decades on a wide range): plotly's default mixes
+        # big decade labels with small digit labels, which reads as noise on a projector.
+        ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None] or [np.ones(1)])
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        wide = ys.size and np.log10(ys.max() / ys.min()) >= 2
+        fig.update_yaxes(dtick=1 if wide else "D2")
     return style(fig, presentation=presentation)
 
 

@@ -54,7 +54,7 @@ def body() -> None:
         st.success(f"### {view.verdict}")
     else:
         st.info(f"**So far:** {view.verdict} — {view.running} of {len(run_ids)} runs still going; this page updates itself.")
-    st.dataframe(view.table, hide_index=True, width="stretch")
+    ui.table(view.table.set_index("run") if P else view.table)
 
     metric_col, metric_label = view.metric_column
     cols = st.columns(2)
