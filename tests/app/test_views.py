@@ -137,3 +137,23 @@ def test_apply_launches_the_remedy_and_compares_it_with_the_original(populated, 
         recipe = store.get_run(new["id"])["recipe"]
     assert recipe["model"]["init"] == "he_normal" and recipe["model"]["activation"] == "relu"
     assert "he_relu" in new["name"]
+
+
+def test_the_app_never_imports_torch(populated, home):
+    """The dashboard stays light: torch is imported only by worker processes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"for page in {PAGES!r}:\n"
+        f"    at = AppTest.from_file({MAIN!r}, default_timeout=60); at.run()\n"
+        "    at.switch_page(page); at.run()\n"
+        "    assert not at.exception, (page, at.exception)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                         env={**__import__("os").environ, "GRADCLINIC_HOME": str(home)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
