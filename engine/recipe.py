@@ -366,8 +366,19 @@ def _validate(data: dict[str, Any]) -> Recipe:
         raise RecipeError(_format_errors(exc)) from None
     except RecipeError:
         raise
+    _check_arch_fits_data(recipe)
     _check_compare(recipe)
     return recipe
+
+
+def _check_arch_fits_data(recipe: "Recipe") -> None:
+    """Refuse an architecture the dataset's kind cannot feed (a transformer on tabular data)."""
+    from engine.models import data_kind_error
+
+    kind = getattr(names.DATASETS.module(recipe.data.name), "KIND", "tabular")
+    error = data_kind_error(recipe.model.arch, recipe.data.name, kind)
+    if error:
+        raise RecipeError(error)
 
 
 def _check_compare(recipe: Recipe) -> None:
@@ -378,7 +389,7 @@ def _check_compare(recipe: Recipe) -> None:
         try:
             for key, value in variant.set.items():
                 _set_dotted(data, key, value)
-            Recipe.model_validate(data)
+            _check_arch_fits_data(Recipe.model_validate(data))
         except (RecipeError, ValidationError) as exc:
             msg = _format_errors(exc) if isinstance(exc, ValidationError) else str(exc)
             raise RecipeError(f"compare[{i}] ({variant.label}): {msg}") from None

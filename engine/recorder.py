@@ -32,6 +32,7 @@ class Recorder(Callback):
         self._losses: list[torch.Tensor] = []
         self._lrs: list[tuple[int, float]] = []
         self._pending_scalars: list[tuple[int, str, float]] = []
+        self._step_scalars: list[tuple[int, dict]] = []  # a custom step's extra losses (GAN)
         self._events: list[tuple[int, str, dict]] = []
         self._last_flush = time.perf_counter()
         self._last_flush_step = 0
@@ -55,6 +56,8 @@ class Recorder(Callback):
             step = s.step
             self._steps.append(step)
             self._losses.append(s.loss)
+            if s.step_scalars:
+                self._step_scalars.append((step, s.step_scalars))
             lr = s.lr
             if lr != self._last_lr:
                 self._lrs.append((step, lr))
@@ -83,6 +86,15 @@ class Recorder(Callback):
             scalars += [(st, "train_loss", float(v)) for st, v in zip(self._steps, losses)]
             finite = losses[np.isfinite(losses)]
             self.last_loss = float(finite[-1]) if finite.size else math.nan
+        if self._step_scalars:
+            keys = list(self._step_scalars[0][1])
+            values = torch.stack([torch.stack([d[k] for k in keys]) for _, d in self._step_scalars]).float().cpu()
+            scalars += [(st, k, float(v)) for (st, _), row in zip(self._step_scalars, values.tolist())
+                        for k, v in zip(keys, row)]
+            self._step_scalars = []
+        if s.events:  # a model's own events (the GAN's samples), in step order with ours
+            self._events += s.events
+            s.events.clear()
         scalars += [(st, "lr", v) for st, v in self._lrs]
         last_step = s.step
         elapsed = now - self._last_flush

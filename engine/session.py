@@ -116,19 +116,30 @@ def train(
         "steps": state.step,
         "seconds": round(time.perf_counter() - t0, 3),
         "device": str(device),
-        "final": {
-            "train_loss": _finite(recorder.last_loss),
-            "val_loss": _finite(state.metrics.get("val_loss")),
-            **({"val_accuracy": _finite(state.metrics.get("val_accuracy"))}
-               if prepared.data.task == "classification"
-               else {"val_mse": _finite(state.metrics.get("val_mse"))}),
-        },
+        "final": _final(recorder.last_loss, state.metrics, prepared.data.task),
         "best": {"val_loss": _finite(state.best_val_loss), "step": state.best_step},
         "findings": findings,
     }
     store.update_run(run_id, summary=summary)
     store.set_status(run_id, status)
     return summary
+
+
+def _final(train_loss: Any, metrics: dict[str, Any], task: str) -> dict[str, Any]:
+    """Last losses, the headline metric, and any metric a model adds (anomaly_auc, val_mmd, ...)."""
+    out = {"train_loss": _finite(train_loss), "val_loss": _finite(metrics.get("val_loss"))}
+    if "val_accuracy" in metrics or "val_mse" in metrics:
+        headline = "val_accuracy" if "val_accuracy" in metrics else "val_mse"
+    elif not metrics:  # stopped before the first evaluation
+        headline = "val_accuracy" if task == "classification" else "val_mse"
+    else:  # a model with metrics of its own (GAN: val_mmd, mode_coverage)
+        headline = None
+    if headline is not None:
+        out[headline] = _finite(metrics.get(headline))
+    for key, value in metrics.items():
+        if key not in out and not key.startswith("train_"):
+            out[key] = _finite(value)
+    return out
 
 
 class _StopCheck:

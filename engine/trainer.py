@@ -60,6 +60,11 @@ class TrainState:
     stop_reason: Optional[str] = None  # set by callbacks: "stopped", "diverged", "early_stopped"
     stop_detail: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    # Set by a model's own training_step (GAN): per-step scalar tensors the
+    # recorder stores next to train_loss ({"gen_loss": t, "disc_loss": t}) ...
+    step_scalars: dict[str, torch.Tensor] = field(default_factory=dict)
+    # ... and (step, kind, payload) events the recorder writes at its next flush.
+    events: list[tuple[int, str, dict]] = field(default_factory=list)
 
     def request_stop(self, reason: str, **detail: Any) -> None:
         if self.stop_reason is None:
@@ -119,6 +124,9 @@ class Trainer:
         self.state = TrainState(recipe, data, model, optimizer, scheduler, device)
         self.batches = Batches(data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment)
         self.crit = loss_fn(data)
+        # Models with their own objective (autoencoder) or update (GAN): see ClinicModel.
+        self.objective = getattr(model, "objective", None)
+        self.custom_step = getattr(model, "training_step", None)
         self.l1_params = [p for _, p in model.param_layers()] if t.l1 > 0 else []
         self.use_amp = bool(t.amp and device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
@@ -144,13 +152,16 @@ class Trainer:
         s, t = self.state, self.recipe.train
         self.emit(Event.BEFORE_STEP)
         x, y = self.batches.next()
+        if self.custom_step is not None:  # the model runs the update itself (a GAN's two players)
+            self.custom_step(self, x, y)
+            return self._end_step()
         if self.use_amp:
             with torch.autocast(s.device.type):
                 out = s.model(x)
-                loss = self.crit(out.float(), y)
+                loss = self._loss(out.float(), x, y)
         else:  # even a disabled autocast context costs time on every step
             out = s.model(x)
-            loss = self.crit(out, y)
+            loss = self._loss(out, x, y)
         if self.l1_params:
             loss = loss + t.l1 * torch.stack([p.abs().sum() for p in self.l1_params]).sum()
         s.loss = loss.detach()
@@ -162,26 +173,46 @@ class Trainer:
         else:
             loss.backward()
         self.emit(Event.AFTER_BACKWARD)
-        if t.clip_value is not None:
-            torch.nn.utils.clip_grad_value_(s.model.parameters(), t.clip_value)
-        if t.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(s.model.parameters(), t.clip_norm)
+        self.clip_gradients(s.model.parameters())
         if self.scaler is not None:
             self.scaler.step(s.optimizer)
             self.scaler.update()
         else:
             s.optimizer.step()
+        self._end_step()
+
+    def _loss(self, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.objective(out, x, y, self.crit) if self.objective is not None else self.crit(out, y)
+
+    def clip_gradients(self, params) -> None:
+        """Apply ``train.clip_value`` / ``train.clip_norm`` to ``params``' gradients (after the probes saw them)."""
+        t = self.recipe.train
+        if t.clip_value is None and t.clip_norm is None:
+            return
+        params = list(params)
+        if t.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, t.clip_value)
+        if t.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, t.clip_norm)
+
+    def _end_step(self) -> None:
+        s, t = self.state, self.recipe.train
         if s.scheduler is not None and t.schedule not in METRIC_DRIVEN:
             s.scheduler.step()
         self.emit(Event.AFTER_STEP)
 
     def _evaluate(self) -> None:
         s, t = self.state, self.recipe.train
-        xv, yv = self.batches.val_tensors()
-        xt, yt = self.batches.train_eval_tensors()
-        val_loss, val_acc = evaluate(s.model, xv, yv, self.data)
-        tr_loss, tr_acc = evaluate(s.model, xt, yt, self.data)
-        s.metrics = EvalResult(val_loss, tr_loss, val_acc, tr_acc).as_metrics(self.data.task)
+        own = getattr(s.model, "eval_metrics", None)
+        metrics = own(self) if own is not None else None  # autoencoder, GAN: their own metrics
+        if metrics is None:
+            xv, yv = self.batches.val_tensors()
+            xt, yt = self.batches.train_eval_tensors()
+            val_loss, val_acc = evaluate(s.model, xv, yv, self.data)
+            tr_loss, tr_acc = evaluate(s.model, xt, yt, self.data)
+            metrics = EvalResult(val_loss, tr_loss, val_acc, tr_acc).as_metrics(self.data.task)
+        s.metrics = metrics
+        val_loss = float(metrics["val_loss"])
         if not math.isfinite(val_loss):
             s.request_stop("diverged", step=s.step, what="val_loss")
         elif val_loss < s.best_val_loss - (t.early_stopping.min_delta if t.early_stopping else 0.0):

@@ -17,6 +17,27 @@ if TYPE_CHECKING:
     from engine.recipe import ModelSpec
 
 
+#: Data kinds an architecture accepts, where it does not take every kind.
+#: Torch-free, so that a recipe is refused at load time (``model.arch``),
+#: before anything is launched; each ``build`` still checks the exact shape.
+DATA_KINDS: dict[str, tuple[str, ...]] = {
+    "cnn": ("image",),
+    "transformer": ("sequence", "image"),
+    "gan": ("tabular",),
+}
+
+
+def data_kind_error(arch: str, dataset: str, kind: str) -> str | None:
+    """The refusal for ``arch`` on a dataset of ``kind``, or None when it fits."""
+    kinds = DATA_KINDS.get(arch)
+    if kinds is None or kind in kinds:
+        return None
+    needs = {"gan": "2-D points (tabular data with 2 features)"}.get(arch, f"{' or '.join(kinds)} data")
+    hint = {"cnn": "digits", "transformer": "adding, copy or sine", "gan": "ring, moons, circles or spirals"}
+    return (f"model.arch: {arch} needs {needs}, and dataset {dataset!r} is {kind}"
+            + (f"; try data.name: {hint[arch]}" if arch in hint else ""))
+
+
 def build_model(spec: "ModelSpec", data: "Dataset") -> "ClinicModel":
     """Build ``spec.arch`` for ``data`` and initialise its weights with ``spec.init``."""
     from engine.errors import RecipeError

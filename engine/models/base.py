@@ -69,6 +69,28 @@ class ClinicModel(nn.Module):
         """
         return []
 
+    # --- hooks for models whose objective is not "predict y" ---------------
+    #
+    # The trainer stays generic: it asks the model for the loss of a batch,
+    # for the metrics at an evaluation, and (where one is defined) lets the
+    # model run the whole optimisation step. Supervised models keep these
+    # defaults; the autoencoder and the GAN override them.
+
+    #: ``training_step(trainer, x, y)``, or None for the trainer's own step.
+    #: A model that defines it computes its losses, fires ``AFTER_FORWARD``
+    #: and ``AFTER_BACKWARD`` through ``trainer.emit`` (the probes listen to
+    #: them), sets ``trainer.state.loss`` and steps ``trainer.state.optimizer``;
+    #: the trainer then steps the LR schedule and fires ``AFTER_STEP``.
+    training_step = None
+
+    def objective(self, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, crit) -> torch.Tensor:
+        """The training loss of one batch; supervised models compare ``out`` with ``y``."""
+        return crit(out, y)
+
+    def eval_metrics(self, trainer) -> dict[str, float] | None:
+        """Metrics at an evaluation (must include ``val_loss``), or None for the trainer's own."""
+        return None
+
     def num_parameters(self) -> int:
         """Trainable parameter count."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -19,6 +19,7 @@ EXPECTED = {
     "moons": ("classification", "tabular", (2,), 1),
     "circles": ("classification", "tabular", (2,), 1),
     "spirals": ("classification", "tabular", (2,), 1),
+    "ring": ("classification", "tabular", (2,), 1),
     "adding": ("regression", "sequence", (50, 2), 1),
     "copy": ("classification", "sequence", (26, 10), 5),
     "sine": ("regression", "sequence", (20, 1), 1),
