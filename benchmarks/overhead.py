@@ -74,8 +74,9 @@ VARIANTS = {
     "d": "engine, every probe every step, activations included",
     "e": "bare loop + TensorBoard SummaryWriter, loss + per-layer grad norms every step",
     "f": "bare loop + W&B offline, wandb.watch(log='gradients', log_freq=1) + wandb.log per step",
+    "o": "engine, every probe off: the trainer, recorder and store alone (only with --variants ...o)",
 }
-FIXED = {"b": None, "c": {n: 1 for n in GRAD_PROBES}, "d": "all"}
+FIXED = {"b": None, "c": {n: 1 for n in GRAD_PROBES}, "d": "all", "o": {}}
 
 
 def _peer_available(key: str) -> bool:
@@ -170,7 +171,7 @@ def engine_loop(recipe, steps: int, fixed, home: Path) -> tuple[float, float]:
     if fixed == "all":
         fixed = {n: 1 for n in names.PROBES.names()}
     probes = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)
-    if fixed:  # the probes not named stay off: their interval is beyond the run
+    if fixed is not None:  # the probes not named stay off: their interval is beyond the run
         for p in probes.probes:
             probes.fixed.setdefault(p.name, steps * 10)
         probes._apply_intervals()
@@ -229,7 +230,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
           f"device={'cuda: ' + torch.cuda.get_device_name() if cuda else args.device}, "
           f"{args.steps} steps x {args.repeats} alternated repeats; median step-time ratio vs (a)")
-    shown = [k for k in VARIANTS if k != "a"]
+    shown = [k for k in VARIANTS if k != "a" and (k != "o" or "o" in keys)]
     rows = []
     for name in args.workloads.split(","):
         if name in CUDA_ONLY and not cuda:
@@ -250,6 +251,8 @@ def main() -> None:
             print(f"{name:<8} {res['a_ms'][i]:>11.3f} " + " ".join(f"{c:>7}" for c in cells))
     print()
     for k, label in VARIANTS.items():
+        if k not in shown and k != "a":
+            continue
         print(f"({k}) {label}" + (": not installed (pip install -e '.[bench]')" if k in missing else ""))
     print("goals (CPU): (b) <= 1.05; (c) <= 1.10 on mlp20; every engine variant below (e) and (f)")
 

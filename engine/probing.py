@@ -25,8 +25,9 @@ NICE_INTERVALS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 #: Share of the budget each group may spend: gradients matter most for diagnosis.
 GROUP_WEIGHTS = {"grads": 0.4, "activations": 0.3, "updates": 0.2, "weights": 0.1}
 WARMUP_STEPS = 5  # every group runs on these steps so that its cost is measured
-#: Plan for this share of the budget: costs are estimates, and the budget is a ceiling.
-HEADROOM = 0.6
+#: Plan for this share of the budget: costs are estimates, the warm-up runs every probe,
+#: and the budget is a ceiling on the whole run (goal: engine at default budget <= 1.05x bare).
+HEADROOM = 0.5
 
 
 def load_probes(only: list[str] | None = None) -> list[Probe]:
@@ -88,6 +89,7 @@ class ProbeManager(Callback):
         self._changed = False
         self._window_probe = 0.0  # since the last flush
         self._window_total = 0.0
+        self._last_measured: float | None = None  # the latest measured_overhead(), for schedule()
         self._apply_intervals()
 
     # --- schedule ----------------------------------------------------------
@@ -97,6 +99,7 @@ class ProbeManager(Callback):
             p.interval = self.fixed.get(p.name, self.interval[p.group])
         # Distinct intervals per group, so the per-step due check is a few modulos.
         self._group_ivs = {g: sorted({p.interval for p in self.probes if p.group == g}) for g in self.groups}
+        self._due_checks = tuple((g, tuple(self._group_ivs[g])) for g in self.groups)
 
     def _group_due(self, group: str, step: int) -> bool:
         return any(step % iv == 0 for iv in self._group_ivs[group])
@@ -127,55 +130,112 @@ class ProbeManager(Callback):
         return changed
 
     def schedule(self) -> dict[str, Any]:
-        """The intervals in force and what the probes cost, for the store and the budget meter."""
+        """The intervals in force and what the probes cost, for the store and the budget meter.
+
+        The recorder stores this as a ``schedule`` event before the first step and
+        again whenever the planner changes an interval (read it back with
+        ``store.events(run_id, "schedule")``, column ``payload``). The live share
+        of step time spent in probes is the ``probe_overhead`` scalar, written
+        at every flush; ``measured_overhead`` here is the last such figure
+        before this plan. Shape (numbers are examples)::
+
+            {
+              "budget": 0.05,                # probes.budget: the ceiling, a share of step time
+              "planned_overhead": 0.03,      # the share the planner aims at (HEADROOM x budget)
+              "estimated_overhead": 0.021,   # sum over groups of cost / (interval x step)
+              "measured_overhead": 0.024,    # probe time / step time over the last flush window;
+                                             # None before any step was timed
+              "step_ms": 2.78,               # bare step time (without probes), ms, moving average
+              "warmup_steps": 5,             # steps before this that ran every probe, to time them
+              "intervals": {"grad_norm": 1, "act_mean": 10, ...},  # every probe: run every N steps
+              "fixed": ["grad_norm"],        # probes whose interval comes from probes.intervals
+              "groups": {                    # what the planner decides on: one interval per group
+                "grads": {"interval": 1, "cost_ms": 0.21, "share": 0.075,
+                          "probes": ["grad_max_abs", "grad_norm", "nonfinite"]},
+                "activations": {...}, "updates": {...}, "weights": {...}
+              },                             # share = cost_ms / (interval x step_ms); cost_ms = 0 until timed
+              "group_intervals": {"grads": 1, ...},       # = groups[g]["interval"] (kept for old readers)
+              "group_cost_ms": {"grads": 0.21, ...}       # = groups[g]["cost_ms"] (kept for old readers)
+            }
+
+        A group absent from ``groups`` has no probe that applies to this model (an
+        LSTM has no activation layers to hook). Costs are host-side times: on
+        CUDA they measure kernel launches, not device time.
+        """
         step_s = self._bare_step.value or 0.0
-        est = sum(
-            (self._cost[g].value or 0.0) / self.interval[g] for g in self.groups
-        ) / step_s if step_s else 0.0
+        groups = {}
+        for g in self.groups:
+            cost = self._cost[g].value or 0.0
+            groups[g] = {
+                "interval": self.interval[g],
+                "cost_ms": round(cost * 1e3, 4),
+                "share": round(cost / self.interval[g] / step_s, 5) if step_s else 0.0,
+                "probes": sorted(p.name for p in self.probes if p.group == g),
+            }
+        measured = self._last_measured
         return {
             "budget": self.budget,
-            "intervals": {p.name: p.interval for p in self.probes},
-            "group_intervals": dict(self.interval),
-            "group_cost_ms": {g: round((self._cost[g].value or 0.0) * 1e3, 4) for g in self.groups},
+            "planned_overhead": round(HEADROOM * self.budget, 5),
+            "estimated_overhead": round(sum(v["share"] for v in groups.values()), 5),
+            "measured_overhead": round(measured, 5) if measured is not None and math.isfinite(measured) else None,
             "step_ms": round(step_s * 1e3, 4),
-            "estimated_overhead": round(est, 5),
+            "warmup_steps": WARMUP_STEPS,
+            "intervals": {p.name: p.interval for p in self.probes},
+            "fixed": sorted(n for n in self.fixed if any(p.name == n for p in self.probes)),
+            "groups": groups,
+            "group_intervals": dict(self.interval),
+            "group_cost_ms": {g: v["cost_ms"] for g, v in groups.items()},
         }
 
     def measured_overhead(self) -> float:
         """Probe time / total step time since the last call (the budget meter's figure)."""
         frac = self._window_probe / self._window_total if self._window_total > 0 else math.nan
         self._window_probe = self._window_total = 0.0
+        if math.isfinite(frac):
+            self._last_measured = frac
         return frac
 
     # --- events ------------------------------------------------------------
 
     def on(self, event: Event, tr) -> None:
+        # Called 4x per step by every trainer: a step with no probe due costs two
+        # perf_counter calls and a few comparisons (see benchmarks/overhead.py, variant o).
         if event is Event.BEFORE_STEP:
             self._before_step(tr.step)
-        elif event is Event.AFTER_FORWARD and "activations" in self._due:
-            self._run("activations", Event.AFTER_FORWARD)
-            self._remove_hooks()
-            self.ctx.activations = []
+        elif not self._due:
+            if event is Event.AFTER_STEP:
+                self._after_step()
+        elif event is Event.AFTER_FORWARD:
+            if "activations" in self._due:
+                self._run("activations", Event.AFTER_FORWARD)
+                self._remove_hooks()
+                self.ctx.activations = []
         elif event is Event.AFTER_BACKWARD:
-            self._run("grads", Event.AFTER_BACKWARD)
-            if "updates" in self._due:
+            if "updates" in self._due:  # first, so that nonfinite can read the weight norms it measures
                 t = time.perf_counter()
                 self.ctx.take_snapshot()
                 self._charge("updates", time.perf_counter() - t)
+            self._run("grads", Event.AFTER_BACKWARD)
         elif event is Event.AFTER_STEP:
             self.ctx.invalidate()  # the weights moved
             self._run("weights", Event.AFTER_STEP)
             self._run("updates", Event.AFTER_STEP)
             self.ctx.drop_snapshot()
+            self.ctx.end_step()
             self._after_step()
 
     def _before_step(self, step: int) -> None:
         self._t_step = time.perf_counter()
         self._probe_time = 0.0
-        self.ctx.new_step(step)
-        warm = step < WARMUP_STEPS
-        self._due = {g for g in self.groups if warm or self._group_due(g, step)}
-        if "activations" in self._due:
+        self.ctx.step = step
+        if step < WARMUP_STEPS:
+            due = set(self.groups)
+        else:
+            due = {g for g, ivs in self._due_checks if any(step % iv == 0 for iv in ivs)}
+        self._due = due
+        if due:
+            self.ctx.new_step(step)
+        if "activations" in due:
             t = time.perf_counter()
             self._attach_hooks()
             self._charge("activations", time.perf_counter() - t)
@@ -185,9 +245,10 @@ class ProbeManager(Callback):
         self._bare_step.add(max(total - self._probe_time, 1e-9))
         self._window_total += total
         self._window_probe += self._probe_time
-        for g in self._due:
-            self._cost[g].add(self._group_time.get(g, 0.0))
-        self._group_time = {}
+        if self._due:
+            for g in self._due:
+                self._cost[g].add(self._group_time.get(g, 0.0))
+            self._group_time = {}
         if self.ctx.step == WARMUP_STEPS:  # costs are known: leave the every-step warm-up at once
             self.replan(self.ctx.step)
 

@@ -30,6 +30,9 @@ class ProbeContext:
         self.snapshot_norms: torch.Tensor | None = None  # their norms
         self._snapshot_buf: list[torch.Tensor] | None = None  # reused every time, not reallocated
         self._cache: dict[str, torch.Tensor] = {}
+        self._grad_groups: list[list[int]] | None = None  # CPU: layer indices by gradient shape
+        self._grad_order: torch.Tensor | None = None  # their inverse permutation (None: in order)
+        self._known_weight_norms: tuple[int, torch.Tensor | None] = (-1, None)
 
     def new_step(self, step: int) -> None:
         self.step = step
@@ -39,25 +42,147 @@ class ProbeContext:
         """Forget cached quantities (the weights changed)."""
         self._cache.clear()
 
+    def end_step(self) -> None:
+        """After AFTER_STEP: keep the weight norms measured after the update for the next step.
+
+        The weights do not move again before the next step's AFTER_BACKWARD.
+        """
+        self._known_weight_norms = (self.step + 1, self._cache.get("weight_norms"))
+
     def grads(self) -> list[torch.Tensor]:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+
+    # Per-layer gradient statistics. CUDA: fused multi-tensor (foreach) kernels. CPU:
+    # the foreach ops are a loop of one small op per tensor, so same-shaped gradients
+    # are stacked into one (layers x entries) matrix and reduced along its rows: a few
+    # large ops instead of one per layer (mlp20: 21 norm calls -> 2 ops).
+
+    def _grad_rows(self) -> list[torch.Tensor]:
+        """CPU: the gradients as one 2-D tensor per distinct shape (rows in ``self._grad_order``)."""
+        if "grad_rows" not in self._cache:
+            grads = self.grads()
+            if self._grad_groups is None:
+                by_shape: dict[tuple, list[int]] = {}
+                for i, g in enumerate(grads):
+                    by_shape.setdefault(tuple(g.shape), []).append(i)
+                self._grad_groups = list(by_shape.values())
+                order = [i for idx in self._grad_groups for i in idx]
+                self._grad_order = None if order == sorted(order) else torch.argsort(torch.tensor(order))
+            self._cache["grad_rows"] = [
+                grads[idx[0]].reshape(1, -1) if len(idx) == 1 else torch.stack([grads[i] for i in idx]).reshape(len(idx), -1)
+                for idx in self._grad_groups
+            ]
+        return self._cache["grad_rows"]
+
+    def _in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return out if self._grad_order is None else out[self._grad_order]
+
+    def _fused(self) -> bool:
+        return self.params[0].device.type != "cpu"
 
     @property
     def grad_norms(self) -> torch.Tensor:
         if "grad_norms" not in self._cache:
-            self._cache["grad_norms"] = torch.stack(torch._foreach_norm(self.grads()))
+            if self._fused():
+                self._cache["grad_norms"] = torch.stack(torch._foreach_norm(self.grads()))
+            else:
+                self._cache["grad_norms"] = self._in_layer_order(
+                    [torch.linalg.vector_norm(r, dim=1) for r in self._grad_rows()])
         return self._cache["grad_norms"]
 
     @property
     def grad_max_abs(self) -> torch.Tensor:
         if "grad_max_abs" not in self._cache:
-            grads = self.grads()
-            if grads[0].device.type == "cpu" and hasattr(torch, "_foreach_max"):
-                # On the CPU, _foreach_norm(ord=inf) is a scalar loop, ~3x slower than abs then max.
-                self._cache["grad_max_abs"] = torch.stack(torch._foreach_max(torch._foreach_abs(grads)))
-            else:  # CUDA: one fused multi-tensor kernel, no temporary copy of the gradients
-                self._cache["grad_max_abs"] = torch.stack(torch._foreach_norm(grads, ord=float("inf")))
+            if self._fused():
+                self._cache["grad_max_abs"] = torch.stack(torch._foreach_norm(self.grads(), ord=float("inf")))
+            else:
+                self._cache["grad_max_abs"] = self._in_layer_order([r.abs().amax(dim=1) for r in self._grad_rows()])
         return self._cache["grad_max_abs"]
+
+    # Per-layer activation statistics. Layers whose outputs have the same shape (and,
+    # for saturation, the same bounds) are stacked on the CPU and reduced together;
+    # on CUDA each layer is its own group (no copy of the activations).
+
+    def _act_groups(self) -> list[tuple[list[int], torch.Tensor]]:
+        """[(layer indices, their outputs stacked on a new dim 0)], cached for the step."""
+        if "act_groups" not in self._cache:
+            acts = self.activations
+            if acts and acts[0].device.type == "cpu":
+                by_key: dict[tuple, list[int]] = {}
+                for i, a in enumerate(acts):
+                    key = (tuple(a.shape), a.dtype, self.act_families[i], self.act_bounds[i])
+                    by_key.setdefault(key, []).append(i)
+                idx_groups = list(by_key.values())
+            else:
+                idx_groups = [[i] for i in range(len(acts))]
+            self._cache["act_groups"] = [
+                (idx, acts[idx[0]].unsqueeze(0) if len(idx) == 1 else torch.stack([acts[i] for i in idx]))
+                for idx in idx_groups
+            ]
+        return self._cache["act_groups"]
+
+    def _act_in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        groups = [idx for idx, _ in self._act_groups()]
+        order = [i for idx in groups for i in idx]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        if order == list(range(len(order))):
+            return out
+        return torch.empty_like(out).index_copy_(0, torch.tensor(order, device=out.device), out)
+
+    def act_std_mean(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(std, mean) of each activation layer's outputs, one pass (act_std and act_mean share it)."""
+        if "act_std_mean" not in self._cache:
+            stds, means = zip(*(torch.std_mean(st.flatten(1).float(), dim=1, correction=0)
+                                for _, st in self._act_groups()))
+            self._cache["act_std_mean"] = (self._act_in_layer_order(list(stds)), self._act_in_layer_order(list(means)))
+        return self._cache["act_std_mean"]
+
+    def act_dead_fraction(self) -> torch.Tensor:
+        """Share of each ReLU-family layer's units that are <= 0 for the whole batch; NaN for other families.
+
+        Other families get NaN without looking at the outputs.
+
+        A unit is a feature of a dense layer, a channel of a conv layer, the last
+        dim of an (N, T, H) recurrent output. "Never positive" is max <= 0 over
+        the other dims: no transposed copy of the activations.
+        """
+        parts = []
+        for idx, st in self._act_groups():
+            a_ndim = st.ndim - 1
+            unit_dim = (a_ndim - 1 if a_ndim == 3 else 1) + 1  # in the stacked tensor
+            dims = tuple(d for d in range(1, st.ndim) if d != unit_dim)
+            alive = st.amax(dim=dims) > 0 if dims else st > 0
+            dead = 1.0 - alive.float().mean(dim=1)
+            if self.act_families[idx[0]] != "relu":  # the same for the whole group
+                dead = torch.full_like(dead, float("nan"))
+            parts.append(dead)
+        return self._act_in_layer_order(parts)
+
+    def act_saturated_fraction(self) -> torch.Tensor:
+        """Share of each saturating layer's outputs within 1% of the range from a bound; NaN for others."""
+        parts = []
+        for idx, st in self._act_groups():
+            bounds = self.act_bounds[idx[0]]  # the same for the whole group
+            if bounds is None:
+                parts.append(torch.full((len(idx),), float("nan"), device=st.device))
+                continue
+            low, high = bounds
+            margin = 0.01 * (high - low)
+            flat = st.flatten(1)
+            parts.append(((flat < low + margin) | (flat > high - margin)).float().mean(dim=1))
+        return self._act_in_layer_order(parts)
+
+    def known_weight_norms(self) -> torch.Tensor | None:
+        """The current weights' norms if some probe already measured them, else None (no extra pass).
+
+        Before the optimizer step that is this step's snapshot for update_ratio, or the
+        norms weight_norm measured after the previous step (the weights have not moved since).
+        """
+        if "weight_norms" in self._cache:
+            return self._cache["weight_norms"]
+        step, norms = self._known_weight_norms
+        return norms if step == self.step else None
 
     @property
     def weight_norms(self) -> torch.Tensor:

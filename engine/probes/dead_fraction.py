@@ -26,7 +26,4 @@ class DeadFraction(Probe):
     description = "share of units that output <= 0 for the whole batch"
 
     def compute(self, ctx):
-        nan = torch.full((), float("nan"), device=ctx.activations[0].device) if ctx.activations else None  # no host copy
-        return torch.stack(
-            [dead_units(a) if fam == "relu" else nan for a, fam in zip(ctx.activations, ctx.act_families)]
-        )
+        return ctx.act_dead_fraction()

@@ -1,10 +1,13 @@
-"""1.0 where a layer's gradient or weights hold NaN or Inf, else 0.0.
+"""1.0 where a layer's gradient (or its weights, when measured) hold NaN or Inf, else 0.0.
 
-Derived from the norms the other probes already compute: a norm is finite
-exactly when every entry is, so this costs no extra pass over the tensors.
+Derived from norms other probes compute anyway: a norm is NaN/Inf exactly
+when some entry is, so this costs no pass over the tensors of its own. The
+gradient is checked every time; the weights whenever their norms are already
+known at that point (update_ratio's snapshot this step, or weight_norm after
+the previous step). Skipping a pass over the weights on the other steps loses
+nothing: a non-finite weight makes the loss non-finite, and with it every
+layer's gradient, from the next step on.
 """
-import torch
-
 from engine.events import Event
 from engine.probes.base import Probe
 
@@ -13,9 +16,13 @@ class NonFinite(Probe):
     name = "nonfinite"
     event = Event.AFTER_BACKWARD
     group = "grads"
-    description = "1 when the layer's gradient or weights contain NaN/Inf"
+    description = "1 when the layer's gradient (or weights) contain NaN/Inf"
 
     def compute(self, ctx):
-        # Both norms are >= 0, so their sum is NaN/Inf when either is (one op fewer than two
-        # isfinite calls; a sum of two finite norms overflows only near 1e38, itself a failure).
-        return (ctx.grad_norms + ctx.weight_norms).isfinite().logical_not_().float()
+        norms = ctx.grad_norms
+        weights = ctx.known_weight_norms()
+        if weights is not None:
+            # Both norms are >= 0, so the sum is NaN/Inf when either is (a sum of two
+            # finite norms overflows only near 1e38, itself a failure).
+            norms = norms + weights
+        return norms.isfinite().logical_not_().float()

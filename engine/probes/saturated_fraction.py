@@ -25,10 +25,4 @@ class SaturatedFraction(Probe):
     description = "share of outputs stuck near the activation's bounds"
 
     def compute(self, ctx):
-        nan = torch.full((), float("nan"), device=ctx.activations[0].device) if ctx.activations else None  # no host copy
-        return torch.stack(
-            [
-                saturated(a.float(), *bounds) if bounds is not None else nan
-                for a, bounds in zip(ctx.activations, ctx.act_bounds)
-            ]
-        )
+        return ctx.act_saturated_fraction()
