@@ -84,7 +84,7 @@ def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: i
     when it sits on a flat part of its activation (e.g. sigmoid near 0 or 1).
     """
     names = [str(n) for n in layer_names]
-    title = "Dead and saturated units per activation layer"
+    title = "Dead and saturated units"
     title = title if step is None else f"{title} (step {step})"
     y_label = "share of units (%)"
     dead = np.asarray(dead, dtype=float).ravel() * 100.0
@@ -110,4 +110,7 @@ def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: i
                            xref="paper", yref="paper", x=0.5, y=0.5)
     _layer_xaxis(fig, names)
     fig.update_yaxes(title_text=y_label, range=[0, 100], ticksuffix=" %")
-    return style(fig, presentation=presentation)
+    style(fig, presentation=presentation)
+    # Rotated layer names fill the space under the plot, so this legend sits above it, on the right.
+    fig.update_layout(legend=dict(orientation="h", x=1.0, xanchor="right", y=1.02, yanchor="bottom"))
+    return fig

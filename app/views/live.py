@@ -55,7 +55,7 @@ def header() -> None:
     step = run.get("step") or 0
     c = st.columns([1.3, 1, 1, 1, 1])
     c[0].metric("Status", data.badge(feed.status))
-    c[1].metric("Step", f"{step:,} / {total:,}" if total else f"{step:,}")
+    c[1].metric(f"Step (of {total:,})" if total else "Step", f"{step:,}")
     c[2].metric("Device", run.get("device") or "–")
     speed = feed.latest("samples_per_s")
     c[3].metric("Samples / s", f"{speed:,.0f}" if speed else "–")
