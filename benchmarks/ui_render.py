@@ -152,6 +152,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # show each figure as it comes, even into a file
 
     with tempfile.TemporaryDirectory(prefix="gc-render-") as tmp:
         home = Path(tmp) / "big"
