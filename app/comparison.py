@@ -32,6 +32,7 @@ class ComparisonView:
     grads: dict[str, tuple]             # run id -> (steps, layer names, values)
     running: int
     recipe_name: str | None
+    version: tuple = ()                 # changes when any run has new rows: the figure cache key
 
     @property
     def metric_column(self) -> tuple[str, str]:
@@ -65,19 +66,26 @@ def config_diff(recipes: dict[str, dict]) -> pd.DataFrame:
     return table[differs]
 
 
-def build(store, run_ids: list[str]) -> ComparisonView:
-    """Everything the Compare view draws for ``run_ids`` (the first is the baseline unless one is named so)."""
-    runs = [store.get_run(r) for r in run_ids]
+def build(store, run_ids: list[str], feeds: dict[str, data.RunFeed] | None = None) -> ComparisonView:
+    """Everything the Compare view draws for ``run_ids`` (the first is the baseline unless one is named so).
+
+    ``feeds`` (run id -> RunFeed) persist between refreshes, so a refresh reads only new rows.
+    """
+    feeds = {} if feeds is None else feeds
+    for rid in run_ids:
+        feeds.setdefault(rid, data.RunFeed(rid, stats=("grad_norm",))).refresh(store)
+    runs = [feeds[r].run for r in run_ids]
     labels = unique_labels(runs)
     named_baseline = any((r.get("name") or "") == "baseline" for r in runs)
-    summary = compare.summarize_runs(store, run_ids, baseline=None if named_baseline else run_ids[0])
-    wides = {labels[r["id"]]: store.scalars_wide(r["id"]) for r in runs}
+    summary = compare.summarize_runs(store, run_ids, baseline=None if named_baseline else run_ids[0],
+                                     wides={r: feeds[r].wide for r in run_ids})
+    wides = {labels[r]: feeds[r].wide for r in run_ids}
     grads = {}
-    for r in runs:
-        steps, names, values = store.layer_matrix(r["id"], "grad_norm")
-        if len(steps):
-            grads[r["id"]] = (steps, names, values)
-    findings = {r["id"]: [f["code"] for f in store.findings(r["id"])] for r in runs}
+    for rid in run_ids:
+        m = feeds[rid].matrices["grad_norm"]
+        if not m.empty:
+            grads[rid] = (m.steps, m.names, m.values)
+    findings = {r: [f["code"] for f in feeds[r].findings] for r in run_ids}
     recipe_names = {r.get("recipe_name") for r in runs}
     return ComparisonView(
         run_ids=run_ids, labels=labels, summary=summary, verdict=compare.verdict(summary),
@@ -85,6 +93,7 @@ def build(store, run_ids: list[str]) -> ComparisonView:
         diff=config_diff({labels[r["id"]]: r["recipe"] for r in runs}),
         wides=wides, grads=grads, running=sum(data.is_live(r["status"]) for r in runs),
         recipe_name=recipe_names.pop() if len(recipe_names) == 1 else None,
+        version=tuple(feeds[r].version for r in run_ids),
     )
 
 

@@ -18,6 +18,9 @@ from engine.store import TERMINAL, Store
 
 #: Per-layer statistics the Live view draws.
 LIVE_STATS = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction")
+#: A history longer than this many recorded steps is first read as an evenly spaced sample;
+#: heatmaps draw at most ~600 columns anyway, and new rows then arrive at full resolution.
+HISTORY_BINS = 1000
 
 STATUS_BADGE = {
     "queued": "⏳ queued",
@@ -77,9 +80,10 @@ class Matrix:
 class RunFeed:
     """One run's metrics, kept in memory and refreshed with only the new rows."""
 
-    def __init__(self, run_id: str, stats: tuple[str, ...] = LIVE_STATS):
+    def __init__(self, run_id: str, stats: tuple[str, ...] = LIVE_STATS, history_bins: int | None = HISTORY_BINS):
         self.run_id = run_id
         self.stats = stats
+        self.history_bins = history_bins
         self.run: dict[str, Any] = {}
         self.wide = pd.DataFrame()
         self.matrices: dict[str, Matrix] = {s: Matrix() for s in stats}
@@ -101,7 +105,9 @@ class RunFeed:
             self.wide = pd.concat([old, new]) if len(old) else new
             self._scalar_step = int(self.wide.index.max())
         for stat in self.stats:
-            steps, names, values = store.layer_matrix(self.run_id, stat, since_step=self._stat_step[stat])
+            since = self._stat_step[stat]
+            steps, names, values = store.layer_matrix(self.run_id, stat, since_step=since,
+                                                      bins=self.history_bins if since < 0 else None)
             if len(steps):
                 self.matrices[stat].extend(steps, names, values)
                 self._stat_step[stat] = int(steps[-1])
@@ -111,6 +117,11 @@ class RunFeed:
         samples = store.events(self.run_id, "samples")
         self.samples = samples.iloc[-1].to_dict() if len(samples) else None
         return len(new)
+
+    @property
+    def version(self) -> tuple:
+        """Changes whenever new rows or a new status arrive: the key for cached figures."""
+        return (self.run_id, self.status, self._scalar_step, tuple(self._stat_step.values()), len(self.findings))
 
     @property
     def status(self) -> str:

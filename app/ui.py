@@ -71,6 +71,21 @@ def table(df, key: str | None = None) -> None:
         st.dataframe(df, hide_index=True, width="stretch", key=key)
 
 
+def memo(key: str, version: Any, build):
+    """``build()``, re-used while ``version`` is unchanged (per browser session).
+
+    Building a plotly figure costs tens of milliseconds of validation per chart; a finished
+    run's charts never change, so reruns (a click, a page switch back) draw them for free.
+    """
+    cache: dict = st.session_state.setdefault("_figures", {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = build()
+    cache[key] = (version, value)
+    return value
+
+
 def evidence_text(evidence: dict) -> str:
     """A finding's evidence as short ``name: value`` pairs, numbers in 3 significant digits."""
     def fmt(v: Any) -> str:

@@ -102,9 +102,11 @@ def summarize_group(store, group: str) -> dict[str, Any]:
     return summary
 
 
-def summarize_runs(store, run_ids: list[str], baseline: Optional[str] = None) -> dict[str, Any]:
+def summarize_runs(store, run_ids: list[str], baseline: Optional[str] = None,
+                   wides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Like :func:`summarize_group` for any runs. The baseline is ``baseline`` (a run id), else the
-    runs named "baseline", else the first run. Runs sharing a name (seeds) form one variant."""
+    runs named "baseline", else the first run. Runs sharing a name (seeds) form one variant.
+    ``wides`` ({run id: scalars by step}) saves re-reading what the caller already holds."""
     if not run_ids:
         raise RecipeError("no runs to compare")
     rows = [store.get_run(rid) for rid in run_ids]
@@ -116,7 +118,7 @@ def summarize_runs(store, run_ids: list[str], baseline: Optional[str] = None) ->
     finals: dict[str, dict] = {}
     metric, higher = "val_accuracy", True
     for r in rows:
-        wide = store.scalars_wide(r["id"])
+        wide = wides[r["id"]] if wides is not None and r["id"] in wides else store.scalars_wide(r["id"])
         if "val_accuracy" not in wide.columns and "val_loss" in wide.columns:
             metric, higher = "val_loss", False
         series[r["id"]] = wide

@@ -276,7 +276,7 @@ def compare_curves(
         series[label] = s
     fig = metric_figure(series, title=title, y_label=y_label, colours=colours, log_y=log_y,
                         presentation=presentation, line_shape="hv" if column == "lr" else "linear",
-                        downsample="lttb" if smooth_span else "minmax")
+                        downsample="minmax")
     fig.update_layout(showlegend=True)
     if column.endswith("_accuracy") and series:
         fig.update_yaxes(range=[0, 100.5])

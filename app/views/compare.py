@@ -45,7 +45,7 @@ live_at_start = any(data.is_live(store.get_run(r)["status"]) for r in run_ids)
 @st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
 def body() -> None:
     try:
-        view = comparison.build(store, run_ids)
+        view = comparison.build(store, run_ids, feeds=st.session_state.setdefault("compare_feeds", {}))
     except (RecipeError, StoreError) as exc:
         st.error(str(exc))
         return
@@ -57,16 +57,19 @@ def body() -> None:
     ui.table(view.table.set_index("run") if P else view.table)
 
     metric_col, metric_label = view.metric_column
+    version = (view.version, P)
     cols = st.columns(2)
     with cols[0]:
-        ui.plot(curves.compare_curves(view.wides, metric_col, title=f"Validation {metric_label}",
-                                      y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""), colours=colours, presentation=P))
+        ui.plot(ui.memo("cmp:metric", version, lambda: curves.compare_curves(
+            view.wides, metric_col, title=f"Validation {metric_label}", colours=colours, presentation=P,
+            y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""))))
     with cols[1]:
-        ui.plot(curves.compare_curves(view.wides, "train_loss", title="Training loss (log scale)",
-                                      y_label="loss", colours=colours, presentation=P, log_y=True, smooth_span=20))
+        ui.plot(ui.memo("cmp:loss", version, lambda: curves.compare_curves(
+            view.wides, "train_loss", title="Training loss (log scale)", y_label="loss", colours=colours,
+            presentation=P, log_y=True, smooth_span=20)))
     items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
     if items:
-        ui.plot(heatmaps.side_by_side_heatmaps(items, presentation=P))
+        ui.plot(ui.memo("cmp:grads", version, lambda: heatmaps.side_by_side_heatmaps(items, presentation=P)))
 
     st.subheader("What differs")
     if view.diff.empty:

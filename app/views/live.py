@@ -84,15 +84,22 @@ def controls() -> None:
         ui.go(ui.COMPARE, runs=[run_id])
 
 
-def charts() -> None:
+def small_charts() -> list:
+    """Loss, metric, extra scalars (e.g. GAN losses), generator samples, lr, activation health."""
     figs = curves.training_curves(feed.wide, presentation=P)
     extra = [figs.get("other")]
     if feed.samples:
         p = feed.samples["payload"]
         extra.append(samples.samples_scatter(np.asarray(p.get("real", [])), np.asarray(p.get("fake", [])),
                                              step=feed.samples.get("step"), presentation=P))
-    shown = [f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure())
-             if f is not None]
+    return [f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure())
+            if f is not None]
+
+
+def charts() -> None:
+    # Figures are rebuilt only when new rows arrived (feed.version), not on every rerun.
+    version = (feed.version, P)
+    shown = ui.memo(f"live:{run_id}:small", version, small_charts)
     if not shown:
         st.info("Waiting for the first steps…")
     # Two charts a row keeps each one wide enough to read on a projector.
@@ -104,7 +111,8 @@ def charts() -> None:
     grads = feed.matrices["grad_norm"]
     if grads.empty:
         return
-    ui.plot(heatmaps.gradient_flow_heatmap(grads.steps, grads.names, grads.values, presentation=P))
+    ui.plot(ui.memo(f"live:{run_id}:flow", version, lambda: heatmaps.gradient_flow_heatmap(
+        grads.steps, grads.names, grads.values, presentation=P)))
     left, right = st.columns(2)
     with left:
         follow = st.toggle("Follow the latest step", value=True, key=f"follow:{run_id}")
@@ -121,7 +129,10 @@ def charts() -> None:
     with right:
         upd = feed.matrices["update_ratio"]
         if not upd.empty:
-            ui.plot(heatmaps.update_ratio_heatmap(upd.steps, upd.names, upd.values, presentation=P))
+            ui.plot(ui.memo(f"live:{run_id}:upd", version, lambda: heatmaps.update_ratio_heatmap(
+                upd.steps, upd.names, upd.values, presentation=P)))
+
+
 def activations_figure():
     """Dead and saturated share per activation layer at the latest recorded step, or None."""
     dead, sat = feed.matrices["dead_fraction"], feed.matrices["saturated_fraction"]
