@@ -141,7 +141,7 @@ class ProbeManager(Callback):
 
             {
               "budget": 0.05,                # probes.budget: the ceiling, a share of step time
-              "planned_overhead": 0.03,      # the share the planner aims at (HEADROOM x budget)
+              "planned_overhead": 0.025,     # the share the planner aims at (HEADROOM x budget)
               "estimated_overhead": 0.021,   # sum over groups of cost / (interval x step)
               "measured_overhead": 0.024,    # probe time / step time over the last flush window;
                                              # None before any step was timed
