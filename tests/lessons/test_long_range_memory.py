@@ -20,7 +20,7 @@ def test_the_plain_rnn_is_no_better_than_guessing_the_mean(res):
 @pytest.mark.parametrize("label", ["LSTM", "GRU"])
 def test_gated_cells_solve_it(res, label):
     v = res[label]
-    assert v.final < 0.02 < 0.1 * BAR
+    assert v.final < 0.1 * BAR  # ten times below the bar; LSTM ~0.002, GRU ~0.0003
     assert "underfitting" not in v.findings
 
 
