@@ -46,7 +46,11 @@ def is_live(status: str) -> bool:
 
 def run_label(run: dict | pd.Series) -> str:
     """A short human name for a run: its variant name (or recipe) and id."""
-    name = run.get("name") or run.get("recipe_name") or run.get("recipe") or "run"
+    def text(key):  # a missing name is None in a dict and NaN in a DataFrame row
+        value = run.get(key)
+        return value if isinstance(value, str) and value else None
+
+    name = text("name") or text("recipe_name") or text("recipe") or "run"
     return f"{name} · {run['id']}"
 
 

@@ -32,10 +32,12 @@ def _add(name: str, family: str, gain_name: str, cls_name: str, **kwargs) -> Non
 
 
 _add("relu", "relu", "relu", "ReLU")
-_add("leaky_relu", "relu", "leaky_relu", "LeakyReLU", negative_slope=0.01)
-_add("elu", "relu", "relu", "ELU")
-_add("selu", "relu", "selu", "SELU")
-_add("gelu", "relu", "relu", "GELU")
+# Leaky/ELU/SELU/GELU units keep a gradient for negative inputs, so they cannot "die": counting
+# their negative outputs as dead raised false dead_units findings (seen on leaky_relu GANs).
+_add("leaky_relu", "smooth", "leaky_relu", "LeakyReLU", negative_slope=0.01)
+_add("elu", "smooth", "relu", "ELU")
+_add("selu", "smooth", "selu", "SELU")
+_add("gelu", "smooth", "relu", "GELU")
 _add("tanh", "saturating", "tanh", "Tanh")
 _add("sigmoid", "saturating", "sigmoid", "Sigmoid")
 

@@ -3,7 +3,8 @@
 Our own thresholds (published tools leave this to the user): over the last
 30% of the run (at least 200 steps) the smoothed loss improved by less than
 2%, and it is still above half of where it started, so a converged run is
-not mistaken for a stuck one.
+not mistaken for a stuck one. Adversarial runs (a GAN logs ``disc_loss``) are
+skipped: their losses hover at an equilibrium by design.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class LossPlateau(Rule):
         self.still_high = check_fraction("still_high", still_high)
 
     def check(self, m):
+        if len(m.series("disc_loss")):
+            return None
         loss = m.series("train_loss")
         if len(loss) < 2 * self.min_steps:
             return None

@@ -52,7 +52,7 @@ def test_transformer_shapes_and_layer_names():
                      "blocks.1.attn", "blocks.1.attn_out", "blocks.1.mlp", "blocks.1.mlp_out", "head"]
     assert {id(p) for _, p in model.param_layers()} == {id(p) for p in model.parameters() if p.ndim >= 2}
     acts = model.activation_layers()
-    assert [n for n, _, _ in acts] == ["blocks.0.mlp", "blocks.1.mlp"] and all(f == "relu" for *_, f in acts)
+    assert [n for n, _, _ in acts] == ["blocks.0.mlp", "blocks.1.mlp"] and all(f == "smooth" for *_, f in acts)  # gelu cannot die
     per_position = Dataset(data.x_train, np.zeros((72, 4), np.int64), data.x_val, np.zeros((24, 4), np.int64),
                            "classification", "sequence", (6, 3), 5, target_len=4)
     assert build("transformer", per_position)(torch.zeros(2, 6, 3)).shape == (2, 20)
