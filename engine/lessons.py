@@ -29,9 +29,6 @@ FIXED_PROBES = {"probes.intervals": {
 }}
 
 
-#: A weight counts as "near zero" below this magnitude: an L1 penalty
-#: leaves pruned weights jittering around zero at about this size.
-NEAR_ZERO = 1e-3
 
 
 @dataclass
@@ -153,7 +150,7 @@ def run_lesson(source: str | Recipe, store, overrides: dict[str, Any] | None = N
     for label, r in planned:
         run_id = store.create_run(r.to_dict(), name=label, group=group, total_steps=r.train.steps)
         t0 = time.perf_counter()
-        summary = session.train(store, run_id, session.prepare(r), extra_callbacks=[NearZeroWeights(store, run_id)])
+        summary = session.train(store, run_id, session.prepare(r))
         seconds = time.perf_counter() - t0
         wide = store.scalars_wide(run_id)
         classification = "val_accuracy" in summary["final"]
@@ -175,30 +172,6 @@ def run_lesson(source: str | Recipe, store, overrides: dict[str, Any] | None = N
             findings={f["code"]: f for f in summary["findings"]}, steps=summary["steps"], series=wide,
         )
     return LessonResult(recipe, group, results, time.perf_counter() - t_all)
-
-
-class NearZeroWeights:
-    """At each evaluation, store the share of weights with ``|w| < threshold`` as ``weights_near_zero``.
-
-    Weight matrices and kernels of :meth:`param_layers` only (no biases or
-    norm scales): what an L1 penalty drives to zero. It is a trainer
-    callback, written straight to the store after the evaluation.
-    """
-
-    def __init__(self, store, run_id: str, threshold: float = NEAR_ZERO):
-        self.store, self.run_id, self.threshold = store, run_id, threshold
-
-    def on(self, event, state) -> None:
-        if event.value != "after_eval":
-            return
-        import torch
-
-        with torch.no_grad():
-            params = [p for _, p in state.model.param_layers()]
-            small = sum(int((p.abs() < self.threshold).sum()) for p in params)
-            total = sum(p.numel() for p in params)
-        if total:
-            self.store.flush(self.run_id, scalars=[(state.step, "weights_near_zero", small / total)], step=state.step)
 
 
 def _last(wide, column: str) -> Optional[float]:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from engine import checkpoint
+from engine import checkpoint, sparsity
 from engine.datasets import prepare as prepare_data
 from engine.datasets.base import Dataset
 from engine.diagnose import diagnose_into_store
@@ -85,6 +85,8 @@ def train(
     probes = ProbeManager(prepared.model, recipe.probes.budget, recipe.probes.intervals)
     recorder = Recorder(store, run_id, probes, on_flush=on_flush, diagnose=diagnose_into_store)
     callbacks = [probes, recorder] + list(extra_callbacks or [])
+    if sparsity.wanted(recipe):
+        callbacks.append(sparsity.NearZeroWeights(store, run_id))
     t0 = time.perf_counter()
     store.update_run(run_id, device=str(device), pid=os.getpid())
     store.set_status(run_id, "running")
