@@ -23,7 +23,7 @@ CUSTOM = "custom"  # the built-in defaults, which an uploaded CSV starts from
 MAX_UPLOAD_MB = 20
 ADVANCED_HINT = ("seed", "train.steps", "train.eval_every", "train.optimizer", "train.clip_value",
                  "data.val_fraction", "data.train_limit", "data.params.<name>", "model.init_std",
-                 "probes.budget", "probes.intervals.<probe>", "train.device")
+                 "probes.intervals.<probe>", "train.device")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 

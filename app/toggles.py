@@ -58,6 +58,8 @@ TOGGLES: tuple[Toggle, ...] = (
     Toggle("train.batch_size", "Batch size", "choice", SIZES),
     Toggle("model.depth", "Depth (layers)", "slider", (1, 40, 1)),
     Toggle("model.width", "Width (units)", "choice", SIZES),
+    Toggle("probes.budget", "Probe budget (share of step time)", "choice", (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+           "Trade fidelity for speed: the probes' intervals are chosen to stay under this share."),
 )
 TOGGLE_KEYS = frozenset(t.key for t in TOGGLES)
 
@@ -97,9 +99,11 @@ def overrides_from_widgets(base: Recipe, widgets: dict[str, Any]) -> dict[str, A
 
 
 def format_choice(value: Any, toggle: Toggle | None = None) -> str:
-    """How a choice is labelled: ``off`` for None/0, ``1e-3`` for small numbers."""
+    """How a choice is labelled: ``off`` for None/0, ``1e-3`` for small numbers, ``5%`` for a budget."""
     if value is None or (toggle is not None and toggle.kind == "choice" and value == 0):
         return "off"
+    if toggle is not None and toggle.key == "probes.budget":
+        return f"{value:.0%}"
     if isinstance(value, float) and (abs(value) < 0.01 or (toggle is not None and toggle.log)):
         return f"{value:g}"
     return str(value)
