@@ -154,7 +154,8 @@ def run_lesson(source: str | Recipe, store, overrides: dict[str, Any] | None = N
         seconds = time.perf_counter() - t0
         wide = store.scalars_wide(run_id)
         classification = "val_accuracy" in summary["final"]
-        metric = "val_accuracy" if classification else "val_mse"
+        # Classification, regression (val_mse), or another objective's val_loss (a GAN's MMD).
+        metric = "val_accuracy" if classification else "val_mse" if "val_mse" in summary["final"] else "val_loss"
         column = "val_accuracy" if classification else "val_loss"
         s = wide[column].dropna() if column in wide.columns else None
         s = s[s.map(math.isfinite)] if s is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,11 +66,14 @@ def gradient_flow(store, run_id: str) -> dict[str, Any]:
     half = values[len(values) // 2 :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = values[:, 0] / values[:, -1]
+    with warnings.catch_warnings():  # a diverged layer's column is all NaN: its median is NaN, said as None
+        warnings.simplefilter("ignore", RuntimeWarning)
+        medians = np.nanmedian(half, axis=0)
     ratio = ratio[np.isfinite(ratio)]
     return {
         "step": int(steps[-1]),
         "layers": [
-            {"name": n, "grad_norm": _num(values[-1, i]), "grad_norm_median": _num(np.nanmedian(half[:, i]))}
+            {"name": n, "grad_norm": _num(values[-1, i]), "grad_norm_median": _num(medians[i])}
             for i, n in enumerate(names)
         ],
         "first_to_last": _num(np.median(ratio)) if ratio.size else None,
