@@ -365,18 +365,25 @@ class Store(StoreBase):
     def _sampled_columns(self, seq: int, sid: int, since_step: int, bins: int):
         """(step, layer, value) at about ``bins`` evenly spaced recorded steps, or None when few.
 
-        Sampling by index seeks is several times cheaper than averaging every row in SQL
-        (measured: 0.17 s against 0.94 s for 20,000 steps x 20 layers).
+        Every lookup is an index seek on (run, stat, step): the first recorded step at or after
+        each of ``bins`` evenly spaced marks, then those steps' rows. Nothing scans the run, so a
+        first look at a long history costs milliseconds (averaging every row in SQL took 0.94 s
+        for 20,000 steps x 20 layers; scanning for the recorded steps 0.13 s).
         """
-        steps = np.array([r[0] for r in self._rows(
-            "SELECT step FROM layer_stats WHERE run = ? AND stat = ? AND layer = 0 AND step > ?",
-            (seq, sid, since_step))], dtype=np.int64)
-        if steps.size <= 2 * bins:
+        q = "SELECT step FROM layer_stats WHERE run = ? AND stat = ? AND step > ? ORDER BY step {} LIMIT 1"
+        lo = self._rows(q.format("ASC"), (seq, sid, since_step))
+        hi = self._rows(q.format("DESC"), (seq, sid, since_step))
+        if not lo or hi[0][0] - lo[0][0] <= 2 * bins:
             return None
-        picked = steps[np.unique(np.linspace(0, steps.size - 1, bins).round().astype(np.int64))]
+        marks = np.unique(np.linspace(lo[0][0], hi[0][0], bins).round().astype(np.int64))
+        values = ", ".join(f"({int(m)})" for m in marks)
+        found = self._rows(
+            f"WITH marks(at) AS (VALUES {values}) SELECT DISTINCT (SELECT step FROM layer_stats"
+            f" WHERE run = ? AND stat = ? AND step >= marks.at ORDER BY step LIMIT 1) FROM marks", (seq, sid))
+        picked = sorted(int(r[0]) for r in found if r[0] is not None)
         rows = self._rows(
             f"SELECT step, layer, value FROM layer_stats WHERE run = ? AND stat = ?"
-            f" AND step IN ({', '.join(map(str, picked.tolist()))}) ORDER BY step, layer", (seq, sid))
+            f" AND step IN ({', '.join(map(str, picked))}) ORDER BY step, layer", (seq, sid))
         step, layer, value = zip(*rows)
         return np.array(step, np.int64), np.array(layer, np.int64), np.array(value, np.float64)
 

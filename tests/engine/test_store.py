@@ -152,6 +152,19 @@ def test_layer_stats_round_trip_with_nan_and_inf(store, run):
     assert store.layer_matrix(run, "no_such_stat")[2].shape == (0, 3)
 
 
+def test_a_long_history_can_be_read_as_an_even_sample(store, run):
+    steps = np.arange(5, 50_001, 5)  # recorded every 5th step, as a probe interval would
+    values = np.stack([steps * 1.0, -steps * 1.0, np.full(steps.size, 7.0)], axis=1)
+    store.flush(run, layer_stats={"grad_norm": (steps, values)})
+    got, names, sample = store.layer_matrix(run, "grad_norm", bins=100)
+    assert 90 <= len(got) <= 100 and got[0] == 5 and got[-1] == 50_000
+    assert np.all(np.diff(got) > 0) and set(got) <= set(steps.tolist())  # only steps that exist
+    np.testing.assert_array_equal(sample[:, 0], got * 1.0)  # each row is that step's real values
+    assert np.ptp(np.diff(got)) <= 10  # evenly spaced, give or take the recording interval
+    short, _, _ = store.layer_matrix(run, "grad_norm", since_step=49_900, bins=100)
+    assert short.tolist() == list(range(49_905, 50_001, 5))  # a short tail comes back whole
+
+
 def test_flush_replaces_a_rewritten_step_and_checks_shapes(store, run):
     store.flush(run, layer_stats={"grad_norm": ([5], [[1.0, 1.0, 1.0]])}, scalars=[(5, "lr", 0.1)])
     store.flush(run, layer_stats={"grad_norm": ([5], [[2.0, 2.0, 2.0]])}, scalars=[(5, "lr", 0.2)])
