@@ -10,7 +10,6 @@ import streamlit as st
 from app import launch_form as setup, toggles, ui
 from engine import compare, runs
 from engine.errors import RecipeError
-from engine.recipe import Recipe
 
 store = ui.store()
 ui.apply_presentation_css()

@@ -28,25 +28,11 @@ import torch
 import torch.nn as nn
 
 from engine.errors import RecipeError
-from engine.models.base import Block, ClinicModel, make_activation, make_norm
+from engine.models.base import ClinicModel, dense_blocks
 from engine import activations
 
 #: The threshold is this quantile of the reconstruction error on normal training data.
 THRESHOLD_QUANTILE = 0.95
-
-
-def _blocks(n_in: int, spec) -> nn.ModuleList:
-    blocks = []
-    for _ in range(spec.depth):
-        blocks.append(Block(
-            nn.Linear(n_in, spec.width),
-            make_norm(spec.norm, spec.width),
-            make_activation(spec.activation),
-            nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
-            residual=spec.residual and n_in == spec.width,
-        ))
-        n_in = spec.width
-    return nn.ModuleList(blocks)
 
 
 class Autoencoder(ClinicModel):
@@ -59,9 +45,9 @@ class Autoencoder(ClinicModel):
         self.n_in = math.prod(data.input_shape)
         self.code_size = max(2, spec.width // 8)
         self.anomaly_class = int(data.n_classes) - 1
-        self.encoder = _blocks(self.n_in, spec)
+        self.encoder = dense_blocks(self.n_in, spec)
         self.bottleneck = nn.Linear(spec.width, self.code_size)
-        self.decoder = _blocks(self.code_size, spec)
+        self.decoder = dense_blocks(self.code_size, spec)
         self.head = nn.Linear(spec.width, self.n_in)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

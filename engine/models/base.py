@@ -190,6 +190,22 @@ class Block(nn.Module):
         return x + y if self.residual else y
 
 
+def dense_blocks(n_in: int, spec) -> nn.ModuleList:
+    """``spec.depth`` fully connected blocks of ``spec.width`` units (norm, activation, dropout,
+    residual where the shapes allow): the body of the MLP, the autoencoder and the GAN."""
+    blocks = []
+    for _ in range(spec.depth):
+        blocks.append(Block(
+            nn.Linear(n_in, spec.width),
+            make_norm(spec.norm, spec.width),
+            make_activation(spec.activation),
+            nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
+            residual=spec.residual and n_in == spec.width,
+        ))
+        n_in = spec.width
+    return nn.ModuleList(blocks)
+
+
 class BlockStack(ClinicModel):
     """A model made of :class:`Block` s in ``self.<stack_name>`` and a ``head``.
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from engine import activations
 from engine.errors import RecipeError
 from engine.events import Event
-from engine.models.base import Block, ClinicModel, make_activation, make_norm
+from engine.models.base import ClinicModel, dense_blocks
 
 NOISE_DIM = 8
 N_EVAL = 1000  # generated points per evaluation (fixed noise, so evaluations compare)
@@ -54,17 +54,7 @@ class Player(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, spec):
         super().__init__()
-        blocks = []
-        for _ in range(spec.depth):
-            blocks.append(Block(
-                nn.Linear(n_in, spec.width),
-                make_norm(spec.norm, spec.width),
-                make_activation(spec.activation),
-                nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
-                residual=spec.residual and n_in == spec.width,
-            ))
-            n_in = spec.width
-        self.layers = nn.ModuleList(blocks)
+        self.layers = dense_blocks(n_in, spec)
         self.head = nn.Linear(spec.width, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn as nn
 
-from engine.models.base import Block, BlockStack, make_activation, make_norm
+from engine.models.base import BlockStack, dense_blocks
 
 
 class MLP(BlockStack):
@@ -22,20 +22,7 @@ class MLP(BlockStack):
 
     def __init__(self, spec, data):
         super().__init__(spec)
-        blocks = []
-        n_in = math.prod(data.input_shape)
-        for _ in range(spec.depth):
-            blocks.append(
-                Block(
-                    nn.Linear(n_in, spec.width),
-                    make_norm(spec.norm, spec.width),
-                    make_activation(spec.activation),
-                    nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
-                    residual=spec.residual and n_in == spec.width,
-                )
-            )
-            n_in = spec.width
-        self.layers = nn.ModuleList(blocks)
+        self.layers = dense_blocks(math.prod(data.input_shape), spec)
         self.head = nn.Linear(spec.width, data.n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

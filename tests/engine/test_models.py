@@ -136,7 +136,7 @@ def test_default_param_layers_strip_the_weight_suffix():
 
 
 @pytest.mark.parametrize("activation,family,cls", [("sigmoid", "saturating", nn.Sigmoid), ("relu", "relu", nn.ReLU),
-                                                   ("gelu", "relu", nn.GELU)])
+                                                   ("gelu", "smooth", nn.GELU)])
 def test_mlp_activation_layers_match_layer_names(activation, family, cls):
     model = build("mlp", depth=4, activation=activation)
     acts = model.activation_layers()
