@@ -25,6 +25,10 @@ ADVANCED_HINT = ("seed", "train.steps", "train.eval_every", "train.optimizer", "
                  "data.val_fraction", "data.train_limit", "data.params.<name>", "model.init_std",
                  "probes.intervals.<probe>", "train.device")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# The order a course would take the lessons in; lessons not listed follow, by name.
+CURRICULUM = ("vanishing-sigmoid", "exploding-residual", "exploding-rnn", "long-range-memory",
+              "overfitting-small-data", "lr-schedules", "batch-norm", "optimizers", "batch-size-lr",
+              "model-capacity", "mlp-vs-cnn", "rnn-vs-transformer", "autoencoder-anomaly", "gan-2d")
 
 
 # --- URL state ------------------------------------------------------------------
@@ -124,7 +128,8 @@ def gallery(current: str) -> str | None:
     recipes = _recipes()
     picked = None
     for heading, want_lesson in (("Lessons", True), ("Presets", False)):
-        names = [n for n, r in recipes.items() if r["lesson"] == want_lesson]
+        names = sorted((n for n, r in recipes.items() if r["lesson"] == want_lesson),
+                       key=lambda n: (CURRICULUM.index(n) if n in CURRICULUM else len(CURRICULUM), n))
         if not names:
             continue
         st.markdown(f"**{heading}**")
