@@ -31,6 +31,9 @@ test: setup
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/store.py
+	$(PY) benchmarks/lessons.py
+	$(PY) benchmarks/ui_render.py --no-browser
+	$(PY) benchmarks/ui_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
