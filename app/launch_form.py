@@ -24,7 +24,7 @@ MAX_UPLOAD_MB = 20
 ADVANCED_HINT = ("seed", "train.steps", "train.eval_every", "train.optimizer", "train.clip_value",
                  "data.val_fraction", "data.train_limit", "data.params.<name>", "model.init_std",
                  "probes.intervals.<probe>", "train.device")
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")  # no dots or slashes: the stem can never climb out
 # The order a course would take the lessons in; lessons not listed follow, by name.
 CURRICULUM = ("vanishing-sigmoid", "exploding-residual", "exploding-rnn", "long-range-memory",
               "overfitting-small-data", "lr-schedules", "batch-norm", "optimizers", "batch-size-lr",

@@ -116,3 +116,22 @@ def test_history_pages_and_explains_bad_runs(tmp_path):
         assert store.count_runs(status="failed") == 1
         build, name, _ = history.download(store, ids[0], "csv")
         assert name.endswith("-csv.zip") and build()[:2] == b"PK"
+
+
+# --- CSV upload ---------------------------------------------------------------------
+
+
+def test_an_uploaded_csv_is_stored_by_content_and_checked_like_a_run_would(tmp_path):
+    from app import launch_form
+    from tests.app.conftest import ROOT
+
+    good = (ROOT / "sample_data" / "penguins.csv").read_bytes()
+    path = launch_form.save_upload(tmp_path, "../../etc/my penguins.csv", good)
+    assert path.parent == tmp_path / "uploads" and ".." not in path.name and path.read_bytes() == good
+    assert launch_form.save_upload(tmp_path, "again.csv", good).name.split("-")[0] == path.name.split("-")[0]
+    sets = {"data.name": "csv", "data.params": {"path": str(path), "target": "species"}}
+    assert launch_form.check_csv(sets) is None
+    message = launch_form.check_csv({**sets, "data.params": {"path": str(path), "target": "wingspan"}})
+    assert "no column named 'wingspan'" in message
+    bad = launch_form.save_upload(tmp_path, "bad.csv", b"a,b\n1,2\n")
+    assert "cannot be used" in launch_form.check_csv({"data.name": "csv", "data.params": {"path": str(bad), "target": "b"}})
