@@ -166,12 +166,20 @@ def verdict(summary: dict[str, Any]) -> str:
     base_label = summary.get("baseline", "baseline")
     base = next((v for v in variants if v["label"] == base_label), None)
     others = [v for v in variants if v["label"] != base_label and v["final"]["mean"] is not None]
+    higher = summary["higher_is_better"]
+    acc = summary["metric"] == "val_accuracy"
+    if base is not None and others and base["final"]["mean"] is None and "diverged" in base["status"]:
+        # A diverged baseline has no final number to subtract from: say what trained instead.
+        best = max(others, key=lambda v: v["final"]["mean"] * (1 if higher else -1))
+        value = f"{best['final']['mean']:.1%}" if acc else f"{best['final']['mean']:.3g}"
+        also = [v["label"] for v in variants if v is not base and "diverged" in v["status"]]
+        return (f"The baseline diverged; {best['label']} trained to a validation "
+                f"{'accuracy' if acc else 'loss'} of {value}"
+                + (f" ({', '.join(also)} diverged too)" if also else ""))
     if base is None or not others or base["final"]["mean"] is None:
         return "not enough finished runs to compare yet"
-    higher = summary["higher_is_better"]
     best = max(others, key=lambda v: v["final"]["mean"] * (1 if higher else -1))
     d = best["final"]["mean"] - base["final"]["mean"]
-    acc = summary["metric"] == "val_accuracy"
     change = f"{d * 100:+.0f} points" if acc else f"{d:+.3g} val loss"
     name = "validation accuracy" if acc else "validation loss"
     base_steps = base["steps_to_baseline_best"]["mean"]

@@ -135,3 +135,17 @@ def test_an_uploaded_csv_is_stored_by_content_and_checked_like_a_run_would(tmp_p
     assert "no column named 'wingspan'" in message
     bad = launch_form.save_upload(tmp_path, "bad.csv", b"a,b\n1,2\n")
     assert "cannot be used" in launch_form.check_csv({"data.name": "csv", "data.params": {"path": str(bad), "target": "b"}})
+
+
+def test_a_diverged_baseline_gets_a_verdict_about_what_trained(tmp_path):
+    with Store(tmp_path) as store:
+        recipe = load_recipe("healthy-mlp").to_dict()
+        base = store.create_run(recipe, name="baseline", group="g")
+        lower = store.create_run(recipe, name="Lower lr", group="g")
+        clip = store.create_run(recipe, name="Clip", group="g")
+        store.flush(clip, scalars=[(50, "val_accuracy", 0.5), (100, "val_accuracy", 0.93)])
+        for rid, status in ((base, "diverged"), (lower, "diverged"), (clip, "completed")):
+            store.set_status(rid, status)
+        view = comparison.build(store, [base, lower, clip])
+    assert view.verdict == ("The baseline diverged; Clip trained to a validation accuracy of 93.0% "
+                            "(Lower lr diverged too)")
