@@ -116,10 +116,10 @@ class RunFeed:
                 self.matrices[stat].extend(steps, names, values)
                 self._stat_step[stat] = int(steps[-1])
         self.findings = store.findings(self.run_id)
-        schedule = store.events(self.run_id, "schedule")
-        self.schedule = schedule["payload"].iloc[-1] if len(schedule) else None
-        samples = store.events(self.run_id, "samples")
-        self.samples = samples.iloc[-1].to_dict() if len(samples) else None
+        # Only the newest of each: a GAN writes a sample cloud at every evaluation.
+        schedule = store.last_event(self.run_id, "schedule")
+        self.schedule = schedule["payload"] if schedule else None
+        self.samples = store.last_event(self.run_id, "samples")
         return len(new)
 
     @property

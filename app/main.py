@@ -30,5 +30,6 @@ with st.sidebar:
     st.toggle("Presentation mode", key="presentation", help="Bigger fonts and charts for a projector.")
     st.caption(f"Run store: `{ui.store().home}`")
 
+ui.apply_presentation_css()  # once here, for whichever page runs
 ui.tick_queue()
 page.run()

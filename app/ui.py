@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from app import data
 from engine import runs
 from engine.store import Store
 from engine.store_schema import default_home
@@ -51,6 +52,21 @@ def presentation() -> bool:
 def apply_presentation_css() -> None:
     if presentation():
         st.markdown(_PRESENTATION_CSS, unsafe_allow_html=True)
+
+
+def recent_runs_or_stop(limit: int, hint: str):
+    """The newest runs; on an empty store, say how to start one and stop the page."""
+    recent = store().list_runs(limit=limit)
+    if recent.empty:
+        st.info(f"No runs yet. {hint}")
+        st.page_link(LAUNCH, label="Go to Launch", icon=":material/rocket_launch:")
+        st.stop()
+    return recent
+
+
+def run_labels(runs_df) -> dict[str, str]:
+    """{run id: "name · id — status"} for run pickers."""
+    return {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in runs_df.to_dict("records")}
 
 
 def go(page: str, **params: Any) -> None:

@@ -435,6 +435,15 @@ class Store(StoreBase):
             c.execute(schema.INSERT_EVENT, (self._seq(run_id), _int(step), time.time(), str(kind),
                                             _dumps(payload if payload is not None else {})))
 
+    def last_event(self, run_id: str, kind: str) -> dict | None:
+        """The newest event of one kind as {step, time, kind, payload}, or None: one row, not the history."""
+        rows = self._rows("SELECT step, time, kind, payload FROM events WHERE run = ? AND kind = ? "
+                          "ORDER BY id DESC LIMIT 1", (self._seq(run_id), kind))
+        if not rows:
+            return None
+        step, when, kind, payload = rows[0]
+        return {"step": step, "time": when, "kind": kind, "payload": json.loads(payload)}
+
     def events(self, run_id: str, kind: str | None = None) -> pd.DataFrame:
         """DataFrame[step, time, kind, payload] in the order written; ``payload`` holds dicts."""
         sql, params = "SELECT step, time, kind, payload FROM events WHERE run = ?", [self._seq(run_id)]

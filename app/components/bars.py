@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .theme import empty_figure, run_colour, style
+from .theme import empty_figure, run_colour, style, with_step
 
 __all__ = ["layer_bar", "activation_fractions"]
 
@@ -40,7 +40,7 @@ def layer_bar(layer_names: Sequence[str], values, *, step: int | None, title: st
     """
     names = [str(n) for n in layer_names]
     v = np.asarray(values, dtype=float).ravel()
-    full_title = title if step is None else f"{title} (step {step})"
+    full_title = with_step(title, step)
     if not names or v.size == 0:
         return empty_figure(full_title, x_label=_LAYER_AXIS, y_label=y_label, presentation=presentation)
     if v.size != len(names):
@@ -84,8 +84,8 @@ def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: i
     when it sits on a flat part of its activation (e.g. sigmoid near 0 or 1).
     """
     names = [str(n) for n in layer_names]
-    title = "Dead and saturated units"
-    title = title if step is None else f"{title} (step {step})"
+    title = "Dead / saturated units"
+    title = with_step(title, step)
     y_label = "share of units (%)"
     dead = np.asarray(dead, dtype=float).ravel() * 100.0
     saturated = np.asarray(saturated, dtype=float).ravel() * 100.0

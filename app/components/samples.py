@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .theme import empty_figure, run_colour, style
+from .theme import empty_figure, run_colour, style, with_step
 
 __all__ = ["samples_scatter"]
 
@@ -29,7 +29,7 @@ def samples_scatter(real, fake, *, step: int | None = None, presentation: bool =
     shows as all samples piled on one cluster. Axes share one scale so that
     circles look round. Non-finite rows (a diverged generator) are dropped.
     """
-    title = "Real data vs generator samples" + ("" if step is None else f" (step {step})")
+    title = with_step("Data vs generator", step)
     real, fake = _points(real), _points(fake)
     if len(real) == 0 and len(fake) == 0:
         return empty_figure(title, x_label="x₁", y_label="x₂", presentation=presentation)

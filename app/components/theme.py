@@ -56,6 +56,11 @@ def chart_height(presentation: bool = False) -> int:
 pio.templates.default = "plotly_white"
 
 
+def with_step(title: str, step: int | None) -> str:
+    """``title · step N``: one short line, since plotly cuts (never wraps) a title too wide for its chart."""
+    return title if step is None else f"{title} · step {int(step):,}"
+
+
 def style(fig: go.Figure, *, presentation: bool = False, height: int | None = None) -> go.Figure:
     """Apply the house style to ``fig`` in place and return it.
 

@@ -8,18 +8,11 @@ from app.components import curves, heatmaps, theme
 from engine.errors import RecipeError, StoreError
 
 store = ui.store()
-ui.apply_presentation_css()
 P = ui.presentation()
 st.title("Compare runs")
-
-recent = store.list_runs(limit=500)
-if recent.empty:
-    st.info("No runs yet. On **Launch**, press Compare or Run lesson to start a baseline and its remedies.")
-    st.page_link(ui.LAUNCH, label="Go to Launch", icon=":material/rocket_launch:")
-    st.stop()
-
+recent = ui.recent_runs_or_stop(500, "On **Launch**, press Compare or Run lesson to start a baseline and its remedies.")
 groups = comparison.group_options(recent)
-labels = {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in recent.to_dict("records")}
+labels = ui.run_labels(recent)
 asked_group = st.query_params.get("group")
 asked_runs = [r for r in st.query_params.get_all("runs") if r]
 c1, c2 = st.columns([1, 2])

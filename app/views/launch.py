@@ -12,7 +12,6 @@ from engine import compare, runs
 from engine.errors import RecipeError
 
 store = ui.store()
-ui.apply_presentation_css()
 st.title("🩺 Gradient Clinic")
 st.caption("Why won't my network train? Pick a lesson, watch the gradients, toggle a remedy, compare.")
 

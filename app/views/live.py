@@ -15,15 +15,9 @@ from engine.errors import RecipeError, StoreError
 from engine.recipe import Recipe
 
 store = ui.store()
-ui.apply_presentation_css()
 P = ui.presentation()
 st.title("Live run")
-
-recent = store.list_runs(limit=200)
-if recent.empty:
-    st.info("No runs yet. Start one from **Launch**: pick a lesson and press Launch.")
-    st.page_link(ui.LAUNCH, label="Go to Launch", icon=":material/rocket_launch:")
-    st.stop()
+recent = ui.recent_runs_or_stop(200, "Start one from **Launch**: pick a lesson and press Launch.")
 
 ids = recent["id"].tolist()
 wanted = ids[0]
@@ -34,7 +28,7 @@ if st.query_params.get("run"):
         st.warning(f"{exc}; showing the newest run instead.")
 if wanted not in ids:
     ids.insert(0, wanted)
-labels = {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in recent.to_dict("records")}
+labels = ui.run_labels(recent)
 run_id = st.selectbox("Run", ids, index=ids.index(wanted), format_func=lambda i: labels.get(i, i))
 if st.query_params.get("run") != run_id:
     st.query_params["run"] = run_id
@@ -102,9 +96,10 @@ def charts() -> None:
     shown = ui.memo(f"live:{run_id}:small", version, small_charts)
     if not shown:
         st.info("Waiting for the first steps…")
-    # Two charts a row keeps each one wide enough to read on a projector.
-    for i in range(0, len(shown), 2):
-        for col, fig in zip(st.columns(2), shown[i:i + 2]):
+    # Two charts a row on a screen; one in presentation mode, whose larger fonts need the width.
+    per_row = 1 if P else 2
+    for i in range(0, len(shown), per_row):
+        for col, fig in zip(st.columns(per_row), shown[i:i + per_row]):
             with col:
                 ui.plot(fig)
 

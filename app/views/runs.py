@@ -9,7 +9,6 @@ from engine.errors import StoreError
 from engine.store import STATUSES
 
 store = ui.store()
-ui.apply_presentation_css()
 st.title("Run history")
 
 c1, c2, c3, c4 = st.columns([1, 1, 1, 1])

@@ -323,7 +323,7 @@ def test_layer_bar_names_zero_and_nan_layers_instead_of_crashing():
     note = fig.layout.annotations[0].text
     assert "exactly 0: l1" in note and "NaN: l2" in note
     assert list(bar.text) == ["0.001", "0", "no value", "1e-17"]
-    assert fig.layout.title.text == "Gradient norm (step 40)"
+    assert fig.layout.title.text == "Gradient norm · step 40"
     assert fig.layout.yaxis.type == "log"
 
 

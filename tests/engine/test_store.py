@@ -206,6 +206,9 @@ def test_events_heartbeat_and_stop(store, run):
     assert list(events["kind"]) == ["probe_schedule", "eval", "stop_requested"]
     assert events["payload"][0] == {"every": 10}
     assert list(store.events(run, kind="eval")["step"]) == [4]
+    store.flush(run, events=[(9, "eval", {"val_loss": 0.2})])
+    assert store.last_event(run, "eval")["payload"] == {"val_loss": 0.2}  # the newest, not the first
+    assert store.last_event(run, "samples") is None
     store.heartbeat(run, step=7)
     info = store.get_run(run)
     assert info["step"] == 7 and time.time() - info["heartbeat"] < 60
