@@ -1,9 +1,14 @@
 """What do Gradient Clinic's probes cost? Step-time ratios against a bare loop.
 
-Each workload is timed in this one process. Variants run alternately (the
-order rotates every repeat), and the table shows the median seconds per
-training step of each variant divided by the median of the bare PyTorch loop
-(a). Same model, data, seed and number of steps everywhere.
+Each workload is timed in this one process. Every variant is built once (its
+own model, optimizer, data and, for the engine, its own store) and then they
+take turns: one slice of about ``--chunk`` seconds each, in an order that
+rotates every round, for ``--repeats`` rounds. A variant's ratio is the median
+over rounds of its slice time divided by the bare loop's slice time in the
+same round. Pairing slices that ran seconds apart cancels the drift of a
+shared machine (rebuilding the model for every repeat moved two identical
+bare loops 7% apart here; paired slices keep them within 1%). Same model,
+data, seed and number of steps in every slice.
 
     (a) bare PyTorch loop
     (b) engine, default budget (probes.budget = 0.05)
@@ -12,18 +17,16 @@ training step of each variant divided by the median of the bare PyTorch loop
     (e) bare loop + TensorBoard SummaryWriter: the loss and each layer's gradient norm, every step
     (f) bare loop + W&B offline: wandb.watch(log="gradients", log_freq=1) and a wandb.log per step
 
-The engine's time runs from the first step's start to the last step's end:
-its periodic flushes to SQLite are inside, the setup and the one evaluation
-after the last step (the bare loop has none) are not. (e) and (f) include
-their peers' own per-step work; W&B's background service process is a
-separate process, which the CPU-time table does not see. (e)/(f) print "not
-installed" without the ``bench`` extra (``pip install -e '.[bench]'``).
+The engine's slices include its periodic flushes to SQLite (a slice is longer
+than the flush interval) and no evaluation (the bare loop has none). (e) and
+(f) include their peers' own per-step work; W&B's background service process
+is a separate process, which the CPU-time table does not see. (e)/(f) print
+"not installed" without the ``bench`` extra (``pip install -e '.[bench]'``).
 
-Two tables: wall-clock time, and this process's CPU time, which a busy,
-shared machine disturbs far less. ``--threads 1`` (the default) keeps
-torch's intra-op pool from stalling on a loaded machine.
+Two tables: wall-clock time, and this process's CPU time. ``--threads 1``
+(the default) keeps torch's intra-op pool from stalling on a loaded machine.
 
-Run: ``python benchmarks/overhead.py [--steps N] [--repeats R] [--workloads mlp20,cnn,lstm,resnet]``
+Run: ``python benchmarks/overhead.py [--repeats R] [--chunk SECONDS] [--workloads mlp20,cnn,lstm,resnet]``
 (``make bench``). ``resnet`` (a residual CNN at batch 256) needs CUDA.
 """
 from __future__ import annotations
@@ -44,7 +47,6 @@ import torch  # noqa: E402
 
 from engine import names  # noqa: E402
 from engine.batches import Batches  # noqa: E402
-from engine.events import Callback, Event  # noqa: E402
 from engine.optimizers import OPTIMIZERS  # noqa: E402
 from engine.probing import ProbeManager  # noqa: E402
 from engine.recipe import load_recipe  # noqa: E402
@@ -108,107 +110,129 @@ class _Clock:
         self.wall, self.cpu = time.perf_counter() - self._w, time.process_time() - self._c
 
 
-class _Mark(Callback):
-    """Starts the clock at the first step's BEFORE_STEP (listed first) or stops it after the last step."""
+class BareLoop:
+    """The plain PyTorch loop (a), optionally with a peer logger: TensorBoard (e) or W&B (f)."""
 
-    def __init__(self, clock: _Clock, event: Event, step: int):
-        self.clock, self.event, self.step = clock, event, step
+    def __init__(self, recipe, peer: str | None = None, tmp: Path | None = None):
+        prep = prepare(recipe)
+        self.model, self.device = prep.model.to(prep.device), prep.device
+        self.opt = OPTIMIZERS.get(recipe.train.optimizer)(self.model.parameters(), recipe.train)
+        self.batches = Batches(prep.data, recipe.train.batch_size, self.device, seed=recipe.seed)
+        self.crit = loss_fn(prep.data)
+        self.layers = self.model.param_layers()
+        self.model.train()
+        self.step = 0
+        self.writer = self.run = None
+        if peer == "e":
+            from torch.utils.tensorboard import SummaryWriter
 
-    def on(self, event, s) -> None:
-        if event is self.event and s.step == self.step:
-            self.clock.start() if event is Event.BEFORE_STEP else self.clock.stop()
+            self.writer = SummaryWriter(log_dir=str(tmp))
+        elif peer == "f":
+            import wandb
 
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                self.run = wandb.init(project="gradclinic-bench", dir=str(tmp), mode="offline",
+                                      settings=wandb.Settings(console="off", silent=True))
+                wandb.watch(self.model, log="gradients", log_freq=1)
 
-def bare_loop(recipe, steps: int, peer: str | None = None, tmp: Path | None = None) -> tuple[float, float]:
-    """(wall, cpu) seconds per step of a plain loop, optionally with a peer logger (e or f)."""
-    prep = prepare(recipe)
-    model, device = prep.model.to(prep.device), prep.device
-    opt = OPTIMIZERS.get(recipe.train.optimizer)(model.parameters(), recipe.train)
-    batches = Batches(prep.data, recipe.train.batch_size, device, seed=recipe.seed)
-    crit = loss_fn(prep.data)
-    layers = model.param_layers()
-    model.train()
-    writer = run = None
-    if peer == "e":
-        from torch.utils.tensorboard import SummaryWriter
+    def advance(self, steps: int) -> None:
+        model, opt, crit, writer, run = self.model, self.opt, self.crit, self.writer, self.run
+        for _ in range(steps):
+            self.step += 1
+            x, y = self.batches.next()
+            loss = crit(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if writer is not None:  # what a TensorBoard user writes: one add_scalar per layer per step
+                writer.add_scalar("train_loss", loss.item(), self.step)
+                for name, p in self.layers:
+                    writer.add_scalar(f"grad_norm/{name}", p.grad.norm().item(), self.step)
+            opt.step()
+            if run is not None:  # logs the loss, and the hooks' gradient histograms with it
+                run.log({"train_loss": loss.item()}, step=self.step)
 
-        writer = SummaryWriter(log_dir=str(tmp))
-    elif peer == "f":
-        import wandb
-
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            run = wandb.init(project="gradclinic-bench", dir=str(tmp), mode="offline",
-                             settings=wandb.Settings(console="off", silent=True))
-            wandb.watch(model, log="gradients", log_freq=1)
-    clock = _Clock(device)
-    clock.start()
-    for step in range(1, steps + 1):
-        x, y = batches.next()
-        loss = crit(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if writer is not None:  # what a TensorBoard user writes: one add_scalar per layer per step
-            writer.add_scalar("train_loss", loss.item(), step)
-            for name, p in layers:
-                writer.add_scalar(f"grad_norm/{name}", p.grad.norm().item(), step)
-        opt.step()
-        if run is not None:  # logs the loss, and the hooks' gradient histograms with it
-            run.log({"train_loss": loss.item()}, step=step)
-    clock.stop()
-    if writer is not None:
-        writer.close()
-    if run is not None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            run.finish()
-    return clock.wall / steps, clock.cpu / steps
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.run is not None:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                self.run.finish()
 
 
-def engine_loop(recipe, steps: int, fixed, home: Path) -> tuple[float, float]:
-    """(wall, cpu) seconds per step of the engine's trainer with probes and the store recorder."""
-    prep = prepare(recipe)
-    store = Store(home)
-    run_id = store.create_run(recipe.to_dict(), total_steps=steps)
-    if fixed == "all":
-        fixed = {n: 1 for n in names.PROBES.names()}
-    probes = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)
-    if fixed is not None:  # the probes not named stay off: their interval is beyond the run
-        for p in probes.probes:
-            probes.fixed.setdefault(p.name, steps * 10)
-        probes._apply_intervals()
-    clock = _Clock(prep.device)
-    callbacks = [_Mark(clock, Event.BEFORE_STEP, 1), probes, Recorder(store, run_id, probes),
-                 _Mark(clock, Event.AFTER_STEP, steps)]
-    Trainer(recipe, prep.data, prep.model, prep.device, callbacks).fit()
-    store.close()
-    return clock.wall / steps, clock.cpu / steps
+class EngineLoop:
+    """The engine's trainer with the probe manager and the store recorder (b, c, d, o)."""
+
+    def __init__(self, recipe, fixed, home: Path):
+        prep = prepare(recipe)
+        self.device = prep.device
+        self.store = Store(home)
+        run_id = self.store.create_run(recipe.to_dict(), total_steps=recipe.train.steps)
+        if fixed == "all":
+            fixed = {n: 1 for n in names.PROBES.names()}
+        probes = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)
+        if fixed is not None:  # the probes not named stay off: their interval is beyond the run
+            for p in probes.probes:
+                probes.fixed.setdefault(p.name, recipe.train.steps * 10)
+            probes._apply_intervals()
+        self.trainer = Trainer(recipe, prep.data, prep.model, prep.device, [probes, Recorder(self.store, run_id, probes)])
+        self.trainer.start()
+
+    def advance(self, steps: int) -> None:
+        self.trainer.advance(steps)
+
+    def close(self) -> None:
+        self.trainer.finish()
+        self.store.close()
 
 
-def run_workload(name: str, steps: int, repeats: int, device: str, keys: list[str]) -> dict[str, tuple]:
-    """{variant: (wall ratio, cpu ratio)} plus "a_ms": (wall ms, cpu ms) of the bare loop."""
-    # One evaluation, after the last step, keeps the engine's run about training steps.
-    recipe = load_recipe(None, WORKLOADS[name] + [f"train.steps={steps}", f"train.eval_every={steps}",
+def build(key: str, recipe, where: Path):
+    """The variant ``key`` of ``recipe``, ready to advance."""
+    if key in ("a", "e", "f"):
+        return BareLoop(recipe, None if key == "a" else key, where)
+    return EngineLoop(recipe, FIXED[key], where)
+
+
+def run_workload(name: str, rounds: int, chunk_s: float, device: str, keys: list[str],
+                 steps: int | None = None) -> dict[str, tuple]:
+    """{variant: (wall ratio, cpu ratio)} plus "a_ms": (wall ms, cpu ms) per step of the bare loop."""
+    # Enough steps that no engine variant ends, and no evaluation inside the timed slices.
+    recipe = load_recipe(None, WORKLOADS[name] + ["train.steps=100000000", "train.eval_every=100000000",
                                                   f"train.device={device}"])
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory(prefix="gradclinic-overhead-") as tmp:
-        bare_loop(recipe, min(steps, 50))  # warm-up: allocator, thread pool, lazy imports
-        for r in range(repeats):
-            order = keys[r % len(keys):] + keys[: r % len(keys)]  # rotate, so no variant always goes first
-            for key in order:
-                where = Path(tmp) / f"{key}{r}"
-                if key in ("a", "e", "f"):
-                    times[key].append(bare_loop(recipe, steps, None if key == "a" else key, where))
-                else:
-                    times[key].append(engine_loop(recipe, steps, FIXED[key], where))
-    med = {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for k, v in times.items()}
-    out = {k: (med[k][0] / med["a"][0], med[k][1] / med["a"][1]) for k in keys}
-    out["a_ms"] = (med["a"][0] * 1e3, med["a"][1] * 1e3)
+        variants = {k: build(k, recipe, Path(tmp) / k) for k in keys}
+        try:
+            clock = _Clock(variants["a"].device)
+            for v in variants.values():  # warm-up: allocator, thread pool, lazy imports, probe plan
+                v.advance(20)
+            if steps is None:  # slices of about chunk_s seconds of the bare loop
+                clock.start()
+                variants["a"].advance(20)
+                clock.stop()
+                steps = max(5, round(chunk_s / (clock.wall / 20)))
+            for r in range(rounds):
+                order = keys[r % len(keys):] + keys[: r % len(keys)]  # rotate, so no variant always goes first
+                for key in order:
+                    clock.start()
+                    variants[key].advance(steps)
+                    clock.stop()
+                    times[key].append((clock.wall / steps, clock.cpu / steps))
+        finally:
+            for v in variants.values():
+                v.close()
+    out = {}
+    for k in keys:  # paired: each round's slice against the bare loop's slice in the same round
+        out[k] = tuple(statistics.median(t[i] / ta[i] for t, ta in zip(times[k], times["a"])) for i in (0, 1))
+    out["a_ms"] = tuple(statistics.median(t[i] for t in times["a"]) * 1e3 for i in (0, 1))
+    out["steps"] = steps
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15, help="alternated rounds (default 15)")
+    parser.add_argument("--chunk", type=float, default=0.6, help="seconds of bare loop per slice (default 0.6)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per slice (overrides --chunk)")
     parser.add_argument("--workloads", default="mlp20,cnn,lstm,resnet")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (resnet always needs cuda)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
@@ -229,7 +253,7 @@ def main() -> None:
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
           f"device={'cuda: ' + torch.cuda.get_device_name() if cuda else args.device}, "
-          f"{args.steps} steps x {args.repeats} alternated repeats; median step-time ratio vs (a)")
+          f"{args.repeats} alternated rounds of ~{args.chunk:g} s slices; median paired step-time ratio vs (a)")
     shown = [k for k in VARIANTS if k != "a" and (k != "o" or "o" in keys)]
     rows = []
     for name in args.workloads.split(","):
@@ -237,8 +261,9 @@ def main() -> None:
             rows.append((name, None, f"skipped: {name} runs on CUDA only, and no CUDA device is available"))
             continue
         device = "cuda" if name in CUDA_ONLY else args.device
-        rows.append((name, run_workload(name, args.steps, args.repeats, device, keys), ""))
-        print(f"  {name} done", file=sys.stderr, flush=True)
+        res = run_workload(name, args.repeats, args.chunk, device, keys, args.steps)
+        rows.append((name, res, ""))
+        print(f"  {name} done ({res['steps']} steps a slice)", file=sys.stderr, flush=True)
     for title, i in (("wall-clock time", 0), ("process CPU time", 1)):
         print(f"\n{title}:")
         print(f"{'workload':<8} {'(a) ms/step':>11} " + " ".join(f"{'(' + k + ')':>7}" for k in shown))

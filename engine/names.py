@@ -10,7 +10,7 @@ from engine.registry import ModuleRegistry
 
 DATASETS = ModuleRegistry("dataset", "engine.datasets")
 ARCHITECTURES = ModuleRegistry("architecture", "engine.models")
-PROBES = ModuleRegistry("probe", "engine.probes", skip=("base",))
+PROBES = ModuleRegistry("probe", "engine.probes", skip=("base", "packed"))  # helpers, not probes
 
 
 def optimizers() -> list[str]:

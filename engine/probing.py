@@ -100,6 +100,9 @@ class ProbeManager(Callback):
         # Distinct intervals per group, so the per-step due check is a few modulos.
         self._group_ivs = {g: sorted({p.interval for p in self.probes if p.group == g}) for g in self.groups}
         self._due_checks = tuple((g, tuple(self._group_ivs[g])) for g in self.groups)
+        # Each group's probes for the event they run at, so a step loops over those alone.
+        self._slot = {(g, e): [p for p in self.probes if p.group == g and p.event is e]
+                      for g in self.groups for e in {p.event for p in self.probes}}
 
     def _group_due(self, group: str, step: int) -> bool:
         return any(step % iv == 0 for iv in self._group_ivs[group])
@@ -260,12 +263,14 @@ class ProbeManager(Callback):
         if group not in self._due:
             return
         t = time.perf_counter()
-        warm = self.ctx.step < WARMUP_STEPS
-        for p in self.probes:
-            if p.group == group and p.event is event and (warm or p.due(self.ctx.step)):
-                if p.scope == "activation" and len(self.ctx.activations) != len(self.act_modules):
+        ctx = self.ctx
+        step = ctx.step
+        warm = step < WARMUP_STEPS
+        for p in self._slot.get((group, event), ()):
+            if warm or step % p.interval == 0:
+                if p.scope == "activation" and len(ctx.activations) != len(self.act_modules):
                     continue  # a hooked layer did not run this step (should not happen)
-                p.record(self.ctx)
+                p.record(ctx)
         self._charge(group, time.perf_counter() - t)
 
     def _attach_hooks(self) -> None:

@@ -15,7 +15,6 @@ Schema and SQL live in :mod:`engine.store_schema`.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import secrets
@@ -278,11 +277,10 @@ class Store(StoreBase):
                                  f"{steps.size} steps, got {values.shape}")
             if steps.size == 0:
                 continue
-            n_steps, n_layers = values.shape
-            stat_rows.append(zip(itertools.repeat(seq), itertools.repeat(self._stat_id(stat)),
-                                 np.repeat(steps, n_layers).tolist(),
-                                 np.tile(np.arange(n_layers), n_steps).tolist(),
-                                 values.ravel().tolist()))  # NaN binds as NULL
+            sid = self._stat_id(stat)
+            packed = np.ascontiguousarray(values, dtype=schema.LAYER_VALUES).tobytes()
+            width = len(packed) // steps.size
+            stat_rows += [(seq, sid, s, packed[i * width:(i + 1) * width]) for i, s in enumerate(steps.tolist())]
             last = max(int(steps.max()), -1 if last is None else last)
         now = time.time()
         event_rows = [(seq, _int(s), now, str(k), _dumps(p if p is not None else {})) for s, k, p in events]
@@ -292,7 +290,7 @@ class Store(StoreBase):
                          (now, step, seq)).rowcount == 0:
                 raise StoreError(f"run {run_id!r} was deleted")
             c.executemany(schema.UPSERT_SCALAR, scalar_rows)
-            c.executemany(schema.UPSERT_LAYER_STAT, itertools.chain.from_iterable(stat_rows))
+            c.executemany(schema.UPSERT_LAYER_STAT, stat_rows)
             c.executemany(schema.INSERT_EVENT, event_rows)
 
     def scalars(self, run_id: str, since_step: int = -1, names: Iterable[str] | None = None) -> pd.DataFrame:
@@ -335,11 +333,13 @@ class Store(StoreBase):
         seq, parts = self._seq(run_id), []
         ids = dict(self._rows("SELECT name, id FROM stat_names ORDER BY id"))
         for name in ids if stat is None else [stat] if stat in ids else []:
-            step, layer, value = self._stat_columns(seq, ids[name], since_step)
-            if step.size:
-                catalogue = np.array(self._layer_names(seq, stat_kind(name), int(layer.max()) + 1), dtype=object)
-                parts.append(pd.DataFrame({"stat": name, "step": step, "layer": layer,
-                                           "layer_name": catalogue[layer], "value": value}))
+            steps, values = self._stat_rows(seq, ids[name], since_step)
+            if steps.size:
+                n_steps, n_layers = values.shape
+                catalogue = np.array(self._layer_names(seq, stat_kind(name), n_layers), dtype=object)
+                layer = np.tile(np.arange(n_layers), n_steps)
+                parts.append(pd.DataFrame({"stat": name, "step": np.repeat(steps, n_layers), "layer": layer,
+                                           "layer_name": catalogue[layer], "value": values.ravel()}))
         if not parts:
             return pd.DataFrame({"stat": pd.Series(dtype=object), "step": np.zeros(0, np.int64),
                                  "layer": np.zeros(0, np.int64), "layer_name": pd.Series(dtype=object),
@@ -354,16 +354,17 @@ class Store(StoreBase):
         (the last one included): an overview of a million-step run costs a few thousand rows.
         """
         seq, sid = self._seq(run_id), self._stat_id(stat, create=False)
+        rows = None
         if bins is not None and sid is not None:
-            binned = self._sampled_columns(seq, sid, since_step, bins)
-            if binned is not None:
-                step, layer, value = binned
-                return self._as_matrix(seq, stat, step, layer, value)
-        step, layer, value = self._stat_columns(seq, sid, since_step)
-        return self._as_matrix(seq, stat, step, layer, value)
+            rows = self._sampled_rows(seq, sid, since_step, bins)
+        steps, values = schema.decode_rows(rows) if rows is not None else self._stat_rows(seq, sid, since_step)
+        names = self._layer_names(seq, stat_kind(stat), values.shape[1])
+        if values.shape[1] < len(names):  # the catalogue knows layers no row has reached
+            values = np.hstack([values, np.full((values.shape[0], len(names) - values.shape[1]), np.nan)])
+        return steps, names, values
 
-    def _sampled_columns(self, seq: int, sid: int, since_step: int, bins: int):
-        """(step, layer, value) at about ``bins`` evenly spaced recorded steps, or None when few.
+    def _sampled_rows(self, seq: int, sid: int, since_step: int, bins: int) -> list[tuple] | None:
+        """``(step, vals)`` rows at about ``bins`` evenly spaced recorded steps, or None when few.
 
         Every lookup is an index seek on (run, stat, step): the first recorded step at or after
         each of ``bins`` evenly spaced marks, then those steps' rows. Nothing scans the run, so a
@@ -381,19 +382,9 @@ class Store(StoreBase):
             f"WITH marks(at) AS (VALUES {values}) SELECT DISTINCT (SELECT step FROM layer_stats"
             f" WHERE run = ? AND stat = ? AND step >= marks.at ORDER BY step LIMIT 1) FROM marks", (seq, sid))
         picked = sorted(int(r[0]) for r in found if r[0] is not None)
-        rows = self._rows(
-            f"SELECT step, layer, value FROM layer_stats WHERE run = ? AND stat = ?"
-            f" AND step IN ({', '.join(map(str, picked))}) ORDER BY step, layer", (seq, sid))
-        step, layer, value = zip(*rows)
-        return np.array(step, np.int64), np.array(layer, np.int64), np.array(value, np.float64)
-
-    def _as_matrix(self, seq, stat, step, layer, value):
-        names = self._layer_names(seq, stat_kind(stat), int(layer.max()) + 1 if layer.size else 0)
-        new = np.ones(step.size, dtype=bool)
-        new[1:] = step[1:] != step[:-1]
-        matrix = np.full((int(new.sum()), len(names)), np.nan)
-        matrix[np.cumsum(new) - 1, layer] = value
-        return step[new], names, matrix
+        return self._rows(
+            f"SELECT step, vals FROM layer_stats WHERE run = ? AND stat = ?"
+            f" AND step IN ({', '.join(map(str, picked))}) ORDER BY step", (seq, sid))
 
     # -- findings and events ---------------------------------------------
     def add_findings(self, run_id: str, findings: Iterable[Mapping]) -> None:

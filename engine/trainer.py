@@ -137,16 +137,34 @@ class Trainer:
 
     def fit(self) -> str:
         """Train until the recipe's step count or a stop; returns the final status."""
-        s, t = self.state, self.recipe.train
-        s.model.train()
+        self.start()
+        self.advance()
+        return self.finish()
+
+    # fit() in three parts, for a caller that trains in slices (the overhead
+    # benchmark alternates slices of several trainers; a notebook may look in between).
+
+    def start(self) -> None:
+        """Put the model in training mode and fire BEFORE_FIT."""
+        self.state.model.train()
         self.emit(Event.BEFORE_FIT)
-        while s.step < t.steps and s.stop_reason is None:
+
+    def advance(self, max_steps: Optional[int] = None) -> bool:
+        """Train up to ``max_steps`` more steps (all that are left by default); True while more remain."""
+        s, t = self.state, self.recipe.train
+        done = 0
+        while s.step < t.steps and s.stop_reason is None and (max_steps is None or done < max_steps):
             s.step += 1  # steps are counted from 1: step n is the n-th update
             self._train_step()
             if s.step % t.eval_every == 0 or s.step == t.steps:
                 self._evaluate()
+            done += 1
+        return s.step < t.steps and s.stop_reason is None
+
+    def finish(self) -> str:
+        """Fire AFTER_FIT; returns the final status."""
         self.emit(Event.AFTER_FIT)
-        return s.stop_reason or "completed"
+        return self.state.stop_reason or "completed"
 
     def _train_step(self) -> None:
         s, t = self.state, self.recipe.train

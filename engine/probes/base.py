@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from engine.events import Event
+from engine.probes.packed import PackedRows
 
 
 class ProbeContext:
@@ -30,13 +31,16 @@ class ProbeContext:
         self.snapshot_norms: torch.Tensor | None = None  # their norms
         self._snapshot_buf: list[torch.Tensor] | None = None  # reused every time, not reallocated
         self._cache: dict[str, torch.Tensor] = {}
-        self._grad_groups: list[list[int]] | None = None  # CPU: layer indices by gradient shape
-        self._grad_order: torch.Tensor | None = None  # their inverse permutation (None: in order)
+        self.fused = False  # foreach kernels (CUDA) or PackedRows (CPU): set per step, the model may move
+        self._packer: PackedRows | None = None  # CPU: packs the gradients for row reductions
+        self._snapshot_packer: PackedRows | None = None  # CPU: the weight snapshot, packed
+        self._stack_bufs: dict[tuple, torch.Tensor] = {}  # CPU: reused buffers for stacked activations
         self._known_weight_norms: tuple[int, torch.Tensor | None] = (-1, None)
 
     def new_step(self, step: int) -> None:
         self.step = step
         self._cache.clear()
+        self.fused = bool(self.params) and self.params[0].device.type != "cpu"
 
     def invalidate(self) -> None:
         """Forget cached quantities (the weights changed)."""
@@ -52,52 +56,38 @@ class ProbeContext:
     def grads(self) -> list[torch.Tensor]:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
 
-    # Per-layer gradient statistics. CUDA: fused multi-tensor (foreach) kernels. CPU:
-    # the foreach ops are a loop of one small op per tensor, so same-shaped gradients
-    # are stacked into one (layers x entries) matrix and reduced along its rows: a few
-    # large ops instead of one per layer (mlp20: 21 norm calls -> 2 ops).
+    # Per-layer gradient statistics: fused multi-tensor (foreach) kernels on CUDA, a few
+    # row reductions over packed gradients on the CPU (see engine.probes.packed).
 
     def _grad_rows(self) -> list[torch.Tensor]:
-        """CPU: the gradients as one 2-D tensor per distinct shape (rows in ``self._grad_order``)."""
+        """CPU: |gradient| packed as rows (the norm of |g| is the norm of g; its max is the max |g|)."""
         if "grad_rows" not in self._cache:
-            grads = self.grads()
-            if self._grad_groups is None:
-                by_shape: dict[tuple, list[int]] = {}
-                for i, g in enumerate(grads):
-                    by_shape.setdefault(tuple(g.shape), []).append(i)
-                self._grad_groups = list(by_shape.values())
-                order = [i for idx in self._grad_groups for i in idx]
-                self._grad_order = None if order == sorted(order) else torch.argsort(torch.tensor(order))
-            self._cache["grad_rows"] = [
-                grads[idx[0]].reshape(1, -1) if len(idx) == 1 else torch.stack([grads[i] for i in idx]).reshape(len(idx), -1)
-                for idx in self._grad_groups
-            ]
+            if self._packer is None:
+                self._packer = PackedRows(self.params)
+            rows = self._packer.fill(self.grads())
+            for m in rows:
+                m.abs_()
+            self._cache["grad_rows"] = rows
         return self._cache["grad_rows"]
-
-    def _in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
-        out = parts[0] if len(parts) == 1 else torch.cat(parts)
-        return out if self._grad_order is None else out[self._grad_order]
-
-    def _fused(self) -> bool:
-        return self.params[0].device.type != "cpu"
 
     @property
     def grad_norms(self) -> torch.Tensor:
         if "grad_norms" not in self._cache:
-            if self._fused():
+            if self.fused:
                 self._cache["grad_norms"] = torch.stack(torch._foreach_norm(self.grads()))
             else:
-                self._cache["grad_norms"] = self._in_layer_order(
-                    [torch.linalg.vector_norm(r, dim=1) for r in self._grad_rows()])
+                rows = self._grad_rows()  # |g|: the same norms
+                self._cache["grad_norms"] = self._packer.in_layer_order([torch.linalg.vector_norm(r, dim=1) for r in rows])
         return self._cache["grad_norms"]
 
     @property
     def grad_max_abs(self) -> torch.Tensor:
         if "grad_max_abs" not in self._cache:
-            if self._fused():
+            if self.fused:
                 self._cache["grad_max_abs"] = torch.stack(torch._foreach_norm(self.grads(), ord=float("inf")))
             else:
-                self._cache["grad_max_abs"] = self._in_layer_order([r.abs().amax(dim=1) for r in self._grad_rows()])
+                rows = self._grad_rows()  # already |g|
+                self._cache["grad_max_abs"] = self._packer.in_layer_order([r.amax(dim=1) for r in rows])
         return self._cache["grad_max_abs"]
 
     # Per-layer activation statistics. Layers whose outputs have the same shape (and,
@@ -117,10 +107,22 @@ class ProbeContext:
             else:
                 idx_groups = [[i] for i in range(len(acts))]
             self._cache["act_groups"] = [
-                (idx, acts[idx[0]].unsqueeze(0) if len(idx) == 1 else torch.stack([acts[i] for i in idx]))
+                (idx, acts[idx[0]].unsqueeze(0) if len(idx) == 1 else self._stacked([acts[i] for i in idx]))
                 for idx in idx_groups
             ]
         return self._cache["act_groups"]
+
+    def _stacked(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """``torch.stack(tensors)`` into a buffer kept for the next step with the same shapes.
+
+        A fresh stack is a fresh large allocation, which the allocator serves with a new
+        mmap whose page faults cost more than the statistics (see engine.probes.packed).
+        """
+        key = (len(tensors), tuple(tensors[0].shape), tensors[0].dtype)
+        buf = self._stack_bufs.get(key)
+        if buf is None:
+            buf = self._stack_bufs[key] = torch.empty((len(tensors), *tensors[0].shape), dtype=tensors[0].dtype)
+        return torch.stack(tensors, out=buf)
 
     def _act_in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
         groups = [idx for idx, _ in self._act_groups()]
@@ -193,12 +195,25 @@ class ProbeContext:
     def take_snapshot(self) -> None:
         """Copy the weights (before the optimizer step) into a buffer kept between steps."""
         weights = [p.detach() for p in self.params]
-        buf = self._snapshot_buf
-        if buf is None or any(b.shape != w.shape or b.device != w.device for b, w in zip(buf, weights)):
-            buf = self._snapshot_buf = [torch.empty_like(w) for w in weights]
-        torch._foreach_copy_(buf, weights)
-        self.snapshot = buf
+        if not self.fused:  # packed: the copy and the norms are one op each
+            if self._snapshot_packer is None:
+                self._snapshot_packer = PackedRows(weights)
+            self._snapshot_packer.fill(weights)
+            self.snapshot = self._snapshot_packer.views
+            self._cache["weight_norms"] = self._snapshot_packer.row_norms()
+        else:
+            buf = self._snapshot_buf
+            if buf is None or any(b.shape != w.shape or b.device != w.device for b, w in zip(buf, weights)):
+                buf = self._snapshot_buf = [torch.empty_like(w) for w in weights]
+            torch._foreach_copy_(buf, weights)
+            self.snapshot = buf
         self.snapshot_norms = self.weight_norms  # shared with nonfinite, computed once per step
+
+    def snapshot_norms_now(self) -> torch.Tensor:
+        """The norms of the snapshot tensors as they hold now (update_ratio turns them into deltas)."""
+        if self._snapshot_packer is not None and self.snapshot is self._snapshot_packer.views:
+            return self._snapshot_packer.row_norms()
+        return torch.stack(torch._foreach_norm(self.snapshot))
 
     def drop_snapshot(self) -> None:
         self.snapshot = self.snapshot_norms = None
@@ -229,13 +244,21 @@ class Probe:
         """Compute and keep the value on the device until the next drain."""
         value = self.compute(ctx)
         self._steps.append(ctx.step)
-        self._values.append(value.detach().float())
+        self._values.append(value.detach())
+
+    def on_host(self, values: np.ndarray) -> np.ndarray:
+        """Finish the drained ``values[steps x layers]`` on the host; a probe may override it.
+
+        Work done here runs once per flush over numbers already copied, instead of
+        as device ops on every step.
+        """
+        return values
 
     def drain(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(steps, values[steps x layers]) buffered since the last drain, copied to host once."""
         if not self._steps:
             return None
         steps = np.asarray(self._steps, dtype=np.int64)
-        values = torch.stack(self._values).cpu().numpy()
+        values = torch.stack(self._values).float().cpu().numpy()
         self._steps, self._values = [], []
-        return steps, values
+        return steps, self.on_host(values)

@@ -21,5 +21,5 @@ class UpdateRatio(Probe):
         # The snapshot buffer is reused between steps, so the difference is taken in place;
         # ||w_before|| was measured when the snapshot was taken.
         torch._foreach_sub_(ctx.snapshot, [p.detach() for p in ctx.params])
-        delta = torch.stack(torch._foreach_norm(ctx.snapshot))
+        delta = ctx.snapshot_norms_now()
         return delta / ctx.snapshot_norms.clamp_min(1e-12)

@@ -66,11 +66,15 @@ def test_grouped_gradient_stats_keep_layer_order():
 def test_nonfinite_reads_weight_norms_only_when_known():
     from engine.probes.nonfinite import NonFinite
 
+    def flags(ctx):  # what the probe keeps per step, flagged on the host at the flush
+        probe = NonFinite()
+        return probe.on_host(probe.compute(ctx).numpy()[None])[0].tolist()
+
     grads = torch.tensor([1.0, 2.0, float("nan")])
     known = SimpleNamespace(grad_norms=grads, known_weight_norms=lambda: torch.tensor([float("inf"), 1.0, 1.0]))
-    assert NonFinite().compute(known).tolist() == [1.0, 0.0, 1.0]
+    assert flags(known) == [1.0, 0.0, 1.0]
     unknown = SimpleNamespace(grad_norms=grads, known_weight_norms=lambda: None)
-    assert NonFinite().compute(unknown).tolist() == [0.0, 0.0, 1.0]
+    assert flags(unknown) == [0.0, 0.0, 1.0]
 
 
 def test_weight_norms_carry_to_the_next_step_only():
@@ -116,3 +120,23 @@ def test_activation_stats_match_per_layer_reference_on_a_cnn():
     np.testing.assert_allclose(got["dead_fraction"][1][0], [dead_units(a).item() for a in acts], rtol=1e-6)
     assert np.isnan(got["saturated_fraction"][1][0]).all()  # relu: no bounds
     del loss
+
+
+def test_packed_rows_give_each_tensor_its_own_norm_and_max_in_the_given_order():
+    from engine.probes.packed import PackedRows
+
+    torch.manual_seed(0)
+    # Sizes that need three buckets, given out of size order, so results must be put back in order.
+    tensors = [torch.randn(3, 4), torch.randn(40, 25), torch.randn(12), torch.randn(30, 33), torch.randn(1000)]
+    packer = PackedRows(tensors)
+    assert len(packer.buckets) > 1
+    rows = packer.fill(tensors)
+    norms = packer.in_layer_order([torch.linalg.vector_norm(m, dim=1) for m in rows])
+    maxes = packer.in_layer_order([m.abs().amax(dim=1) for m in rows])  # zero padding never wins a max |x|
+    torch.testing.assert_close(norms, torch.stack([t.norm() for t in tensors]))
+    torch.testing.assert_close(maxes, torch.stack([t.abs().max() for t in tensors]))
+    for view, t in zip(packer.views, tensors):  # each tensor's slot, shaped like it
+        assert torch.equal(view, t)
+    tensors[1].mul_(2)  # a second fill overwrites the first
+    packer.fill(tensors)
+    torch.testing.assert_close(packer.row_norms()[1], tensors[1].norm())

@@ -255,6 +255,58 @@ def test_unknown_schema_version_is_refused(tmp_path):
     assert "schema version 99" in msg and f"schema version {SCHEMA_VERSION}" in msg  # and both versions
 
 
+def _downgrade_to_v1(home, rows):
+    """Rewrite a fresh store file as schema version 1 (a layer_stats row per layer) holding ``rows``."""
+    with sqlite3.connect(home / "runs.db") as conn:
+        conn.execute("DROP TABLE layer_stats")
+        conn.execute("CREATE TABLE layer_stats (run INTEGER NOT NULL, stat INTEGER NOT NULL, step INTEGER NOT NULL,"
+                     " layer INTEGER NOT NULL, value REAL, PRIMARY KEY (run, stat, step, layer)) WITHOUT ROWID")
+        conn.executemany("INSERT INTO layer_stats VALUES (?, ?, ?, ?, ?)", rows)
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_a_version_1_store_is_converted_when_opened_and_keeps_every_value(tmp_path):
+    home = tmp_path / "home"
+    with Store(home) as store:
+        run_id = store.create_run(RECIPE)
+        store.set_layers(run_id, [("a", "linear"), ("b", "linear"), ("c", "linear")])
+        seq, sid = store._seq(run_id), store._stat_id("grad_norm")
+    # Version 1 stored NaN as NULL; step 20 never reached layer 2.
+    _downgrade_to_v1(home, [(seq, sid, 10, 0, 1.0), (seq, sid, 10, 1, None), (seq, sid, 10, 2, float("inf")),
+                            (seq, sid, 20, 0, 4.0), (seq, sid, 20, 1, 5.0)])
+    with Store(home) as store:
+        steps, names, values = store.layer_matrix(run_id, "grad_norm")
+        assert steps.tolist() == [10, 20] and names == ["a", "b", "c"]
+        np.testing.assert_array_equal(values, [[1.0, np.nan, np.inf], [4.0, 5.0, np.nan]])
+        store.flush(run_id, layer_stats={"grad_norm": ([30], [[7.0, 8.0, 9.0]])})  # and it takes new rows
+        assert store.layer_matrix(run_id, "grad_norm", since_step=20)[2].tolist() == [[7.0, 8.0, 9.0]]
+    with sqlite3.connect(home / "runs.db") as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert "layer_stats_v1" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def test_a_failed_conversion_leaves_the_version_1_file_as_it_was(tmp_path, monkeypatch):
+    from engine import store_schema
+
+    home = tmp_path / "home"
+    with Store(home) as store:
+        run_id = store.create_run(RECIPE)
+        seq, sid = store._seq(run_id), store._stat_id("grad_norm")
+    _downgrade_to_v1(home, [(seq, sid, 1, 0, 1.0)])
+    monkeypatch.setattr(store_schema, "UPSERT_LAYER_STAT", "INSERT INTO no_such_table VALUES (?, ?, ?, ?)")
+    with pytest.raises(StoreError):
+        Store(home)
+    with sqlite3.connect(home / "runs.db") as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+        assert conn.execute("SELECT run, stat, step, layer, value FROM layer_stats").fetchall() == [(seq, sid, 1, 0, 1.0)]
+
+
+def test_a_step_is_one_row_holding_every_layer(store, run):
+    store.flush(run, layer_stats={"grad_norm": (np.arange(5), np.random.rand(5, 3))})
+    n = store._rows("SELECT COUNT(*) FROM layer_stats WHERE run = ?", (store._seq(run),))[0][0]
+    assert n == 5  # not 15: SQLite's cost is per row
+
+
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "runs.db").write_bytes(b"this is not a database, just text" * 100)

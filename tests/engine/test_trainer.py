@@ -106,3 +106,25 @@ def test_probe_schedule_is_recorded(tmp_path):
     assert len(plans) >= 1
     plan = plans.iloc[-1]["payload"]
     assert plan["budget"] == 0.05 and plan["intervals"]["grad_norm"] >= 1
+
+
+def test_training_in_slices_is_the_same_as_fit():
+    from engine.trainer import Trainer
+
+    recipe = load_recipe(None, ["train.steps=10", "train.eval_every=4", "model.depth=2", "model.width=8"])
+
+    def trainer():
+        prepared = session.prepare(recipe)
+        return Trainer(recipe, prepared.data, prepared.model, prepared.device)
+
+    whole = trainer()
+    assert whole.fit() == "completed"
+    sliced = trainer()
+    sliced.start()
+    assert sliced.advance(3) and sliced.state.step == 3
+    assert sliced.advance(4) and sliced.state.metrics  # crossed the evaluation at step 4
+    assert not sliced.advance(100) and sliced.state.step == 10  # stops at train.steps
+    assert sliced.finish() == "completed"
+    for a, b in zip(whole.state.model.parameters(), sliced.state.model.parameters()):
+        assert torch.equal(a, b)
+    assert whole.state.metrics == sliced.state.metrics
