@@ -25,9 +25,11 @@ NICE_INTERVALS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 #: Share of the budget each group may spend: gradients matter most for diagnosis.
 GROUP_WEIGHTS = {"grads": 0.4, "activations": 0.3, "updates": 0.2, "weights": 0.1}
 WARMUP_STEPS = 5  # every group runs on these steps so that its cost is measured
-#: Plan for this share of the budget: costs are estimates, the warm-up runs every probe,
-#: and the budget is a ceiling on the whole run (goal: engine at default budget <= 1.05x bare).
-HEADROOM = 0.5
+#: Plan for this share of the budget. The budget is a ceiling on everything the engine adds
+#: (goal: default budget <= 1.05x a bare loop), and the timed probe work is not all of it:
+#: the trainer and recorder with every probe off cost ~1.5% on the 20-layer MLP, and a
+#: probe's results cost again at the flush (copied, stored), ~15% on top of its timed work.
+HEADROOM = 0.4
 
 
 def load_probes(only: list[str] | None = None) -> list[Probe]:
@@ -144,7 +146,7 @@ class ProbeManager(Callback):
 
             {
               "budget": 0.05,                # probes.budget: the ceiling, a share of step time
-              "planned_overhead": 0.025,     # the share the planner aims at (HEADROOM x budget)
+              "planned_overhead": 0.02,      # the share the planner aims at (HEADROOM x budget)
               "estimated_overhead": 0.021,   # sum over groups of cost / (interval x step)
               "measured_overhead": 0.024,    # probe time / step time over the last flush window;
                                              # None before any step was timed

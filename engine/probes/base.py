@@ -18,6 +18,10 @@ from engine.events import Event
 from engine.probes.packed import PackedRows
 
 
+#: CPU: activation outputs up to this size are stacked with same-shaped ones and reduced together.
+STACK_MAX_ELEMENTS = 32_768
+
+
 class ProbeContext:
     """What probes may read during one step. Shared quantities are computed once."""
 
@@ -34,7 +38,7 @@ class ProbeContext:
         self.fused = False  # foreach kernels (CUDA) or PackedRows (CPU): set per step, the model may move
         self._packer: PackedRows | None = None  # CPU: packs the gradients for row reductions
         self._snapshot_packer: PackedRows | None = None  # CPU: the weight snapshot, packed
-        self._stack_bufs: dict[tuple, torch.Tensor] = {}  # CPU: reused buffers for stacked activations
+        self._stack_bufs: dict[tuple, torch.Tensor] = {}  # reused scratch tensors (stacked activations, ...)
         self._known_weight_norms: tuple[int, torch.Tensor | None] = (-1, None)
 
     def new_step(self, step: int) -> None:
@@ -101,7 +105,9 @@ class ProbeContext:
             if acts and acts[0].device.type == "cpu":
                 by_key: dict[tuple, list[int]] = {}
                 for i, a in enumerate(acts):
-                    key = (tuple(a.shape), a.dtype, self.act_families[i], self.act_bounds[i])
+                    # A big output is reduced where it is: copying it costs more than the ops saved.
+                    key = (tuple(a.shape), a.dtype, self.act_families[i], self.act_bounds[i]) \
+                        if a.numel() <= STACK_MAX_ELEMENTS else i
                     by_key.setdefault(key, []).append(i)
                 idx_groups = list(by_key.values())
             else:
@@ -118,11 +124,19 @@ class ProbeContext:
         A fresh stack is a fresh large allocation, which the allocator serves with a new
         mmap whose page faults cost more than the statistics (see engine.probes.packed).
         """
-        key = (len(tensors), tuple(tensors[0].shape), tensors[0].dtype)
+        first = tensors[0]
+        return torch.stack(tensors, out=self._buffer("stack", (len(tensors), *first.shape), first))
+
+    def _buffer(self, use: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        """A scratch tensor of ``shape`` with ``like``'s dtype and device, kept for the next step.
+
+        See :meth:`_stacked` for why.
+        """
+        key = (use, tuple(shape), like.dtype, like.device)
         buf = self._stack_bufs.get(key)
         if buf is None:
-            buf = self._stack_bufs[key] = torch.empty((len(tensors), *tensors[0].shape), dtype=tensors[0].dtype)
-        return torch.stack(tensors, out=buf)
+            buf = self._stack_bufs[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buf
 
     def _act_in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
         groups = [idx for idx, _ in self._act_groups()]
@@ -133,11 +147,21 @@ class ProbeContext:
         return torch.empty_like(out).index_copy_(0, torch.tensor(order, device=out.device), out)
 
     def act_std_mean(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(std, mean) of each activation layer's outputs, one pass (act_std and act_mean share it)."""
+        """(std, mean) of each activation layer's outputs (act_std and act_mean share them).
+
+        Two passes, the mean and then the norm of the centred values: as exact as
+        ``torch.std_mean`` (no E[x^2] - E[x]^2 cancellation on saturated layers), and on the
+        CPU about 8x faster (its row-wise Welford kernel took 0.5 ms for 20 x 4,096 values).
+        """
         if "act_std_mean" not in self._cache:
-            stds, means = zip(*(torch.std_mean(st.flatten(1).float(), dim=1, correction=0)
-                                for _, st in self._act_groups()))
-            self._cache["act_std_mean"] = (self._act_in_layer_order(list(stds)), self._act_in_layer_order(list(means)))
+            stds, means = [], []
+            for _, st in self._act_groups():
+                flat = st.flatten(1).float()
+                mean = flat.mean(dim=1, keepdim=True)
+                centred = torch.sub(flat, mean, out=self._buffer("centred", flat.shape, flat))
+                stds.append(torch.linalg.vector_norm(centred, dim=1).div_(flat.shape[1] ** 0.5))
+                means.append(mean.squeeze(1))
+            self._cache["act_std_mean"] = (self._act_in_layer_order(stds), self._act_in_layer_order(means))
         return self._cache["act_std_mean"]
 
     def act_dead_fraction(self) -> torch.Tensor:
@@ -147,18 +171,24 @@ class ProbeContext:
 
         A unit is a feature of a dense layer, a channel of a conv layer, the last
         dim of an (N, T, H) recurrent output. "Never positive" is max <= 0 over
-        the other dims: no transposed copy of the activations.
+        the other dims: no transposed copy of the activations. The dims after the
+        unit (a conv map's H, W) are reduced first, then those before it: two
+        reductions over adjacent dims are ~10x faster on the CPU than one over
+        (N, H, W) around the channel dim.
         """
         parts = []
         for idx, st in self._act_groups():
+            if self.act_families[idx[0]] != "relu":  # the same for the whole group
+                parts.append(torch.full((len(idx),), float("nan"), device=st.device))
+                continue
             a_ndim = st.ndim - 1
             unit_dim = (a_ndim - 1 if a_ndim == 3 else 1) + 1  # in the stacked tensor
-            dims = tuple(d for d in range(1, st.ndim) if d != unit_dim)
-            alive = st.amax(dim=dims) > 0 if dims else st > 0
-            dead = 1.0 - alive.float().mean(dim=1)
-            if self.act_families[idx[0]] != "relu":  # the same for the whole group
-                dead = torch.full_like(dead, float("nan"))
-            parts.append(dead)
+            peak = st
+            if unit_dim + 1 < st.ndim:
+                peak = peak.amax(dim=tuple(range(unit_dim + 1, st.ndim)))
+            if unit_dim > 1:
+                peak = peak.amax(dim=tuple(range(1, unit_dim)))
+            parts.append(1.0 - (peak > 0).float().mean(dim=1))
         return self._act_in_layer_order(parts)
 
     def act_saturated_fraction(self) -> torch.Tensor:
