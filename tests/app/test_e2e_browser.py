@@ -21,7 +21,7 @@ from tests.app import browser_helpers as bh
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(bh.have_browser() is not None, reason=bh.have_browser() or "")]
 
-STEPS = 1000  # short, yet long enough to see the chart grow while a busy browser redraws it
+STEPS = 3000  # short, yet long enough (~10 s of training) to see the chart grow while a busy browser redraws it
 WAIT_S = 90.0
 
 
