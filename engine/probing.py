@@ -106,9 +106,6 @@ class ProbeManager(Callback):
         self._slot = {(g, e): [p for p in self.probes if p.group == g and p.event is e]
                       for g in self.groups for e in {p.event for p in self.probes}}
 
-    def _group_due(self, group: str, step: int) -> bool:
-        return any(step % iv == 0 for iv in self._group_ivs[group])
-
     def replan(self, step: int) -> bool:
         """Choose intervals that fit the budget; True when they changed."""
         if step < WARMUP_STEPS or self._bare_step.value is None:
@@ -269,7 +266,7 @@ class ProbeManager(Callback):
         step = ctx.step
         warm = step < WARMUP_STEPS
         for p in self._slot.get((group, event), ()):
-            if warm or step % p.interval == 0:
+            if warm or p.due(step):
                 if p.scope == "activation" and len(ctx.activations) != len(self.act_modules):
                     continue  # a hooked layer did not run this step (should not happen)
                 p.record(ctx)

@@ -38,7 +38,7 @@ class ProbeContext:
         self.fused = False  # foreach kernels (CUDA) or PackedRows (CPU): set per step, the model may move
         self._packer: PackedRows | None = None  # CPU: packs the gradients for row reductions
         self._snapshot_packer: PackedRows | None = None  # CPU: the weight snapshot, packed
-        self._stack_bufs: dict[tuple, torch.Tensor] = {}  # reused scratch tensors (stacked activations, ...)
+        self._scratch: dict[tuple, torch.Tensor] = {}  # reused scratch tensors (stacked activations, ...)
         self._known_weight_norms: tuple[int, torch.Tensor | None] = (-1, None)
 
     def new_step(self, step: int) -> None:
@@ -133,9 +133,9 @@ class ProbeContext:
         See :meth:`_stacked` for why.
         """
         key = (use, tuple(shape), like.dtype, like.device)
-        buf = self._stack_bufs.get(key)
+        buf = self._scratch.get(key)
         if buf is None:
-            buf = self._stack_bufs[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+            buf = self._scratch[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
         return buf
 
     def _act_in_layer_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
@@ -241,9 +241,9 @@ class ProbeContext:
 
     def snapshot_norms_now(self) -> torch.Tensor:
         """The norms of the snapshot tensors as they hold now (update_ratio turns them into deltas)."""
-        if self._snapshot_packer is not None and self.snapshot is self._snapshot_packer.views:
-            return self._snapshot_packer.row_norms()
-        return torch.stack(torch._foreach_norm(self.snapshot))
+        if self.fused:
+            return torch.stack(torch._foreach_norm(self.snapshot))
+        return self._snapshot_packer.row_norms()
 
     def drop_snapshot(self) -> None:
         self.snapshot = self.snapshot_norms = None
