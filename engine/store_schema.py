@@ -31,6 +31,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,7 +161,7 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StoreError(f"cannot open run store {path}: {exc}") from None
     try:
         for pragma in PRAGMAS:
-            conn.execute(pragma)
+            _execute_retrying(conn, pragma)
         _check_or_create(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -173,6 +174,24 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _execute_retrying(conn: sqlite3.Connection, sql: str, wait_s: float = 10.0) -> None:
+    """``conn.execute(sql)``, retried while the database is locked.
+
+    Switching a new file to WAL takes a lock without calling SQLite's busy handler,
+    so several processes opening a fresh store at once could fail with "database is
+    locked" (about 1 in 15 tries with 8 threads) instead of waiting their turn.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _version(conn: sqlite3.Connection, path: Path) -> int | None:
