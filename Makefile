@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 PORT   ?= 8501
 
-.PHONY: run test bench setup clean
+.PHONY: run test lint bench setup clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ setup: $(STAMP)
 run: setup
 	$(PY) -m engine.cli ui --port $(PORT)
 
-test: setup
+# Lint first: a style or type error fails in seconds, before the minutes of tests.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: $(BENCH_STAMP)

@@ -1,8 +1,9 @@
 """Gradient Clinic's dashboard: ``streamlit run app/main.py`` (or ``make run``).
 
 Routes with ``st.navigation`` to thin views in ``app/views/``. The app never
-imports torch: training happens in worker processes started by ``engine.runs``.
+imports torch: training happens in worker processes started by ``engine.control.lifecycle``.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,8 +1,9 @@
 """Streamlit pieces the views share: the store, page links, presentation mode, findings.
 
-Views stay thin: they lay out widgets and call plain modules (``app.data``,
-``app.toggles``, ``app.components``, ``engine.*``). Nothing here imports torch.
+Views stay thin: they lay out widgets and call plain modules (``app.logic.<page>``,
+``app.components``, ``engine.*``). Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,10 +12,9 @@ from typing import Any
 
 import streamlit as st
 
-from app import data
-from engine import runs
-from engine.store import Store
-from engine.store_schema import default_home
+from app.logic import common
+from engine.control import queue
+from engine.store import Store, default_home
 
 LAUNCH, LIVE, COMPARE, RUNS = "views/launch.py", "views/live.py", "views/compare.py", "views/runs.py"
 REFRESH_S = 1.0  # how often live views poll the store
@@ -39,9 +39,16 @@ def store() -> Store:
     return _open_store(str(Path(os.environ.get("GRADCLINIC_HOME") or default_home()).resolve()))
 
 
+def worker_log(run_id: str) -> str:
+    """The path of a run's worker log, for a failed run's page."""
+    from engine.worker import log_path
+
+    return str(log_path(store(), run_id))
+
+
 def tick_queue() -> None:
     """Mark dead workers crashed and start queued runs: there is no daemon, readers do it."""
-    runs.schedule(store())
+    queue.schedule(store())
 
 
 def presentation() -> bool:
@@ -66,7 +73,7 @@ def recent_runs_or_stop(limit: int, hint: str):
 
 def run_labels(runs_df) -> dict[str, str]:
     """{run id: "name · id — status"} for run pickers."""
-    return {r["id"]: f"{data.run_label(r)} — {data.badge(r['status'])}" for r in runs_df.to_dict("records")}
+    return {r["id"]: f"{common.run_label(r)} — {common.badge(r['status'])}" for r in runs_df.to_dict("records")}
 
 
 def go(page: str, **params: Any) -> None:
@@ -104,6 +111,7 @@ def memo(key: str, version: Any, build):
 
 def evidence_text(evidence: dict) -> str:
     """A finding's evidence as short ``name: value`` pairs, numbers in 3 significant digits."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3g}"

@@ -9,6 +9,7 @@ Lessons are found automatically (``Recipe.is_lesson``). The goal is each
 lesson, baseline plus every variant, in at most 60 s on 2 CPU cores; the
 table marks any that take longer. Runs go to a temporary store.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.lessons import FIXED_PROBES, lesson_names, run_lesson  # noqa: E402
+from engine.control.lessons import fixed_probes, lesson_names, run_lesson  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 GOAL_S = 60.0
@@ -47,18 +48,37 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as home:
         store = Store(home)
         for name in names:
-            res = run_lesson(name, store, overrides=FIXED_PROBES if args.fixed_probes else None)
+            res = run_lesson(name, store, overrides=fixed_probes() if args.fixed_probes else None)
             base, best = res.baseline, res.best_remedy()
-            rows.append((name, base.metric, base.status, base.final, best.label, best.final,
-                         ",".join(sorted(base.findings)) or "-", res.seconds, len(res.variants)))
+            rows.append(
+                (
+                    name,
+                    base.metric,
+                    base.status,
+                    base.final,
+                    best.label,
+                    best.final,
+                    ",".join(sorted(base.findings)) or "-",
+                    res.seconds,
+                    len(res.variants),
+                )
+            )
             if args.detail:
                 print(f"\n{name} ({res.seconds:.1f}s)\n{res.table()}", flush=True)
             else:
                 print(f"{name}: {res.seconds:.1f}s", file=sys.stderr, flush=True)
     header = ("lesson", "metric", "baseline", "best remedy", "its metric", "findings on baseline", "runs", "wall s")
     table = [header] + [
-        (n, m.replace("val_", ""), f"{_fmt(m, bf)} ({st})" if st != "completed" else _fmt(m, bf), bl[:34],
-         _fmt(m, rf), fd, str(k), f"{s:.1f}" + (" !" if s > GOAL_S else ""))
+        (
+            n,
+            m.replace("val_", ""),
+            f"{_fmt(m, bf)} ({st})" if st != "completed" else _fmt(m, bf),
+            bl[:34],
+            _fmt(m, rf),
+            fd,
+            str(k),
+            f"{s:.1f}" + (" !" if s > GOAL_S else ""),
+        )
         for n, m, st, bf, bl, rf, fd, s, k in rows
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
@@ -68,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     slow = [r[0] for r in rows if r[7] > GOAL_S]
-    print(f"\n{len(rows)} lessons in {time.perf_counter() - t0:.0f}s; goal ≤ {GOAL_S:.0f}s each"
-          + (f"; over the goal: {', '.join(slow)}" if slow else ""))
+    print(
+        f"\n{len(rows)} lessons in {time.perf_counter() - t0:.0f}s; goal ≤ {GOAL_S:.0f}s each"
+        + (f"; over the goal: {', '.join(slow)}" if slow else "")
+    )
     return 0
 
 

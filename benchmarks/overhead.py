@@ -29,6 +29,7 @@ Two tables: wall-clock time, and this process's CPU time. ``--threads 1``
 Run: ``python benchmarks/overhead.py [--repeats R] [--chunk SECONDS] [--workloads mlp20,cnn,lstm,resnet]``
 (``make bench``). ``resnet`` (a residual CNN at batch 256) needs CUDA.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,27 +46,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from engine import names  # noqa: E402
-from engine.batches import Batches  # noqa: E402
-from engine.optimizers import OPTIMIZERS  # noqa: E402
-from engine.probing import ProbeManager  # noqa: E402
-from engine.recipe import load_recipe  # noqa: E402
-from engine.recorder import Recorder  # noqa: E402
-from engine.session import prepare  # noqa: E402
+from engine.config import names  # noqa: E402
+from engine.config.recipe import load_recipe  # noqa: E402
 from engine.store import Store  # noqa: E402
-from engine.trainer import Trainer, loss_fn  # noqa: E402
+from engine.training.batches import Batches  # noqa: E402
+from engine.training.optimizers import OPTIMIZERS  # noqa: E402
+from engine.training.probing.manager import ProbeManager, load_probes  # noqa: E402
+from engine.training.recorder import Recorder  # noqa: E402
+from engine.training.session import prepare  # noqa: E402
+from engine.training.trainer import Trainer, loss_fn  # noqa: E402
 
 WORKLOADS = {
-    "mlp20": ["model.arch=mlp", "model.depth=20", "model.width=64", "model.activation=relu",
-              "model.init=he_normal", "data.name=digits", "train.optimizer=sgd", "train.lr=0.01"],
-    "cnn": ["model.arch=cnn", "model.depth=4", "model.width=32", "data.name=digits",
-            "train.optimizer=sgd", "train.lr=0.01"],
-    "lstm": ["model.arch=lstm", "model.depth=1", "model.width=64", "data.name=adding",
-             "data.params.seq_len=50", "train.optimizer=adam", "train.lr=0.001"],
+    "mlp20": [
+        "model.arch=mlp",
+        "model.depth=20",
+        "model.width=64",
+        "model.activation=relu",
+        "model.init=he_normal",
+        "data.name=digits",
+        "train.optimizer=sgd",
+        "train.lr=0.01",
+    ],
+    "cnn": [
+        "model.arch=cnn",
+        "model.depth=4",
+        "model.width=32",
+        "data.name=digits",
+        "train.optimizer=sgd",
+        "train.lr=0.01",
+    ],
+    "lstm": [
+        "model.arch=lstm",
+        "model.depth=1",
+        "model.width=64",
+        "data.name=adding",
+        "data.params.seq_len=50",
+        "train.optimizer=adam",
+        "train.lr=0.001",
+    ],
     # ResNet-style: residual conv blocks with batch norm, batch 256. CUDA only.
-    "resnet": ["model.arch=cnn", "model.depth=10", "model.width=128", "model.residual=true",
-               "model.norm=batch", "data.name=digits", "train.batch_size=256", "train.optimizer=sgd",
-               "train.lr=0.05"],
+    "resnet": [
+        "model.arch=cnn",
+        "model.depth=10",
+        "model.width=128",
+        "model.residual=true",
+        "model.norm=batch",
+        "data.name=digits",
+        "train.batch_size=256",
+        "train.optimizer=sgd",
+        "train.lr=0.05",
+    ],
 }
 CUDA_ONLY = {"resnet"}
 GRAD_PROBES = ["grad_norm", "grad_max_abs", "nonfinite"]
@@ -131,8 +161,12 @@ class BareLoop:
             import wandb
 
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                self.run = wandb.init(project="gradclinic-bench", dir=str(tmp), mode="offline",
-                                      settings=wandb.Settings(console="off", silent=True))
+                self.run = wandb.init(
+                    project="gradclinic-bench",
+                    dir=str(tmp),
+                    mode="offline",
+                    settings=wandb.Settings(console="off", silent=True),
+                )
                 wandb.watch(self.model, log="gradients", log_freq=1)
 
     def advance(self, steps: int) -> None:
@@ -169,12 +203,14 @@ class EngineLoop:
         run_id = self.store.create_run(recipe.to_dict(), total_steps=recipe.train.steps)
         if fixed == "all":
             fixed = {n: 1 for n in names.PROBES.names()}
-        probes = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)
+        probes = ProbeManager(prep.model, recipe.probes.budget, fixed, load_probes(recipe=recipe))  # as a run does
         if fixed is not None:  # the probes not named stay off: their interval is beyond the run
             for p in probes.probes:
                 probes.fixed.setdefault(p.name, recipe.train.steps * 10)
             probes._apply_intervals()
-        self.trainer = Trainer(recipe, prep.data, prep.model, prep.device, [probes, Recorder(self.store, run_id, probes)])
+        self.trainer = Trainer(
+            recipe, prep.data, prep.model, prep.device, [probes, Recorder(self.store, run_id, probes)]
+        )
         self.trainer.start()
 
     def advance(self, steps: int) -> None:
@@ -192,12 +228,14 @@ def build(key: str, recipe, where: Path):
     return EngineLoop(recipe, FIXED[key], where)
 
 
-def run_workload(name: str, rounds: int, chunk_s: float, device: str, keys: list[str],
-                 steps: int | None = None) -> dict[str, tuple]:
+def run_workload(
+    name: str, rounds: int, chunk_s: float, device: str, keys: list[str], steps: int | None = None
+) -> dict[str, tuple]:
     """{variant: (wall ratio, cpu ratio)} plus "a_ms": (wall ms, cpu ms) per step of the bare loop."""
     # Enough steps that no engine variant ends, and no evaluation inside the timed slices.
-    recipe = load_recipe(None, WORKLOADS[name] + ["train.steps=100000000", "train.eval_every=100000000",
-                                                  f"train.device={device}"])
+    recipe = load_recipe(
+        None, WORKLOADS[name] + ["train.steps=100000000", "train.eval_every=100000000", f"train.device={device}"]
+    )
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory(prefix="gradclinic-overhead-") as tmp:
         variants = {k: build(k, recipe, Path(tmp) / k) for k in keys}
@@ -211,7 +249,7 @@ def run_workload(name: str, rounds: int, chunk_s: float, device: str, keys: list
                 clock.stop()
                 steps = max(5, round(chunk_s / (clock.wall / 20)))
             for r in range(rounds):
-                order = keys[r % len(keys):] + keys[: r % len(keys)]  # rotate, so no variant always goes first
+                order = keys[r % len(keys) :] + keys[: r % len(keys)]  # rotate, so no variant always goes first
                 for key in order:
                     clock.start()
                     variants[key].advance(steps)
@@ -240,10 +278,19 @@ def main() -> None:
     args = parser.parse_args()
     # W&B: offline, silent, everything under a temp dir; no network, no login prompt.
     wandb_home = tempfile.mkdtemp(prefix="gradclinic-wandb-")
-    for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": wandb_home,
-                       "WANDB_CONFIG_DIR": wandb_home, "WANDB_CACHE_DIR": wandb_home, "WANDB_DATA_DIR": wandb_home,
-                       "WANDB_CONSOLE": "off", "WANDB_ERROR_REPORTING": "false", "WANDB_DISABLE_GIT": "true",
-                       "WANDB_DISABLE_CODE": "true", "WANDB_ANONYMOUS": "never"}.items():
+    for key, value in {
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "WANDB_DIR": wandb_home,
+        "WANDB_CONFIG_DIR": wandb_home,
+        "WANDB_CACHE_DIR": wandb_home,
+        "WANDB_DATA_DIR": wandb_home,
+        "WANDB_CONSOLE": "off",
+        "WANDB_ERROR_REPORTING": "false",
+        "WANDB_DISABLE_GIT": "true",
+        "WANDB_DISABLE_CODE": "true",
+        "WANDB_ANONYMOUS": "never",
+    }.items():
         os.environ.setdefault(key, value)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -251,9 +298,11 @@ def main() -> None:
     missing = {k for k in keys if k in ("e", "f") and not _peer_available(k)}
     keys = [k for k in keys if k not in missing]
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
-          f"device={'cuda: ' + torch.cuda.get_device_name() if cuda else args.device}, "
-          f"{args.repeats} alternated rounds of ~{args.chunk:g} s slices; median paired step-time ratio vs (a)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
+        f"device={'cuda: ' + torch.cuda.get_device_name() if cuda else args.device}, "
+        f"{args.repeats} alternated rounds of ~{args.chunk:g} s slices; median paired step-time ratio vs (a)"
+    )
     shown = [k for k in VARIANTS if k != "a" and (k != "o" or "o" in keys)]
     rows = []
     for name in args.workloads.split(","):
@@ -271,8 +320,7 @@ def main() -> None:
             if res is None:
                 print(f"{name:<8} {note}")
                 continue
-            cells = [("not installed" if k in missing else "-") if k not in res else f"{res[k][i]:.3f}"
-                     for k in shown]
+            cells = [("not installed" if k in missing else "-") if k not in res else f"{res[k][i]:.3f}" for k in shown]
             print(f"{name:<8} {res['a_ms'][i]:>11.3f} " + " ".join(f"{c:>7}" for c in cells))
     print()
     for k, label in VARIANTS.items():

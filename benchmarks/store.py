@@ -11,6 +11,7 @@ every layer). The baseline is a naive per-step logger, measured in the same
 run: one transaction per step and one ``execute`` per value into a
 row-per-value table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,14 +55,18 @@ def naive_ingest(home: Path, n_steps: int) -> float:
     """Baseline, a naive per-step logger: one transaction per step, one ``execute`` per value. Values/s."""
     with Store(home) as store:
         with store._write() as c:  # a row per value, keyed like the store's tables
-            c.execute("CREATE TABLE naive (run INTEGER, stat INTEGER, step INTEGER, layer INTEGER, value REAL,"
-                      " PRIMARY KEY (run, stat, step, layer)) WITHOUT ROWID")
+            c.execute(
+                "CREATE TABLE naive (run INTEGER, stat INTEGER, step INTEGER, layer INTEGER, value REAL,"
+                " PRIMARY KEY (run, stat, step, layer)) WITHOUT ROWID"
+            )
         values = np.random.default_rng(0).random((n_steps, LAYERS))
         t0 = time.perf_counter()
         for step in range(n_steps):
             with store._write() as c:
                 for layer in range(LAYERS):
-                    c.execute("INSERT INTO naive VALUES (?, ?, ?, ?, ?)", (1, 1, step, layer, float(values[step, layer])))
+                    c.execute(
+                        "INSERT INTO naive VALUES (?, ?, ?, ?, ?)", (1, 1, step, layer, float(values[step, layer]))
+                    )
         return n_steps * LAYERS / (time.perf_counter() - t0)
 
 
@@ -118,24 +123,38 @@ def main() -> None:
         root = Path(tmp)
         base = naive_ingest(root / "naive", ingest_steps // 5)
         one = statistics.median(
-            (lambda s: s[2] / (s[1] - s[0]))(ingest(root / f"one{i}", ingest_steps)) for i in range(3))
+            (lambda s: s[2] / (s[1] - s[0]))(ingest(root / f"one{i}", ingest_steps)) for i in range(3)
+        )
         four = statistics.median(concurrent_ingest(root, 4, ingest_steps // 2) for _ in range(3))
-        rows += [("ingest, naive per-step logger (baseline)", f"{base / 1e3:,.0f}k values/s", "", "1.0x"),
-                 ("ingest, Store.flush, 1 writer", f"{one / 1e3:,.0f}k values/s", ">= 200k values/s",
-                  f"{one / base:.1f}x"),
-                 ("ingest, Store.flush, 4 writer processes", f"{four / 1e3:,.0f}k values/s", "(aggregate)",
-                  f"{four / base:.1f}x")]
+        rows += [
+            ("ingest, naive per-step logger (baseline)", f"{base / 1e3:,.0f}k values/s", "", "1.0x"),
+            ("ingest, Store.flush, 1 writer", f"{one / 1e3:,.0f}k values/s", ">= 200k values/s", f"{one / base:.1f}x"),
+            (
+                "ingest, Store.flush, 4 writer processes",
+                f"{four / 1e3:,.0f}k values/s",
+                "(aggregate)",
+                f"{four / base:.1f}x",
+            ),
+        ]
         t0 = time.perf_counter()
         run = build_big_run(root / "big", big_steps)
         build = time.perf_counter() - t0
-        rows.append((f"build {big_steps:,} steps x {LAYERS} layers", f"{build:.1f} s",
-                     f"{big_steps * LAYERS / build / 1e3:,.0f}k values/s", ""))
+        rows.append(
+            (
+                f"build {big_steps:,} steps x {LAYERS} layers",
+                f"{build:.1f} s",
+                f"{big_steps * LAYERS / build / 1e3:,.0f}k values/s",
+                "",
+            )
+        )
         size = sum(p.stat().st_size for p in (root / "big").glob("runs.db*"))
         for label, seconds in time_reads(root / "big", run, big_steps).items():
             rows.append((label, f"{seconds * 1e3:.1f} ms", "<= 50 ms", ""))
     width = max(len(r[0]) for r in rows)
-    print(f"run store benchmark ({'quick' if args.quick else 'full'}; big run db {size / 2**20:,.0f} MiB; "
-          f"medians of 3 ingests, 9 reads)")
+    print(
+        f"run store benchmark ({'quick' if args.quick else 'full'}; big run db {size / 2**20:,.0f} MiB; "
+        f"medians of 3 ingests, 9 reads)"
+    )
     print(f"{'measure':<{width}}  {'result':>16}  {'goal':>16}  {'vs baseline':>11}")
     for label, value, goal, ratio in rows:
         print(f"{label:<{width}}  {value:>16}  {goal:>16}  {ratio:>11}")

@@ -15,6 +15,7 @@ Goals: each view <= 1 s server-side; every plotly trace <= ~2,000 points
 reports the time until its charts are drawn and the longest main-thread task.
 Not a timed test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from engine.recipe import load_recipe  # noqa: E402
+from engine.config.recipe import load_recipe  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 GOAL_S = 1.0
@@ -56,13 +57,17 @@ def fill_run(store: Store, run_id: str, steps: int, seed: int) -> None:
         scalars += [(int(i), "val_loss", float(2.3 * np.exp(-i / 3000) + 0.15)) for i in ev]
         scalars += [(int(i), "val_accuracy", float(min(0.97, 0.1 + i / steps))) for i in ev]
         act = s[s % 10 == 0]
-        store.flush(run_id, scalars=scalars, layer_stats={
-            "grad_norm": (s, 10.0 ** (depth - n + rng.normal(0, 0.1, (len(s), n)))),
-            "update_ratio": (s, 10.0 ** rng.uniform(-4, -2, (len(s), n))),
-            "weight_norm": (s, rng.uniform(1, 5, (len(s), n))),
-            "dead_fraction": (act, rng.uniform(0, 0.3, (len(act), a))),
-            "saturated_fraction": (act, rng.uniform(0, 0.3, (len(act), a))),
-        })
+        store.flush(
+            run_id,
+            scalars=scalars,
+            layer_stats={
+                "grad_norm": (s, 10.0 ** (depth - n + rng.normal(0, 0.1, (len(s), n)))),
+                "update_ratio": (s, 10.0 ** rng.uniform(-4, -2, (len(s), n))),
+                "weight_norm": (s, rng.uniform(1, 5, (len(s), n))),
+                "dead_fraction": (act, rng.uniform(0, 0.3, (len(act), a))),
+                "saturated_fraction": (act, rng.uniform(0, 0.3, (len(act), a))),
+            },
+        )
     store.update_run(run_id, step=steps)
 
 
@@ -112,8 +117,10 @@ def time_view(page: str, params: dict, repeats: int) -> tuple[float, list[float]
 
 def report(name: str, cold: float, warm: list[float]) -> None:
     med = statistics.median(warm)
-    print(f"  {name:<34} cold {cold:6.2f} s   warm median {med:5.2f} s (n={len(warm)}, max {max(warm):.2f})"
-          f"   goal <= {GOAL_S:.0f} s -> {'met' if med <= GOAL_S else 'NOT met'}")
+    print(
+        f"  {name:<34} cold {cold:6.2f} s   warm median {med:5.2f} s (n={len(warm)}, max {max(warm):.2f})"
+        f"   goal <= {GOAL_S:.0f} s -> {'met' if med <= GOAL_S else 'NOT met'}"
+    )
 
 
 def browser_compare(home: Path, group: str) -> None:
@@ -131,17 +138,26 @@ def browser_compare(home: Path, group: str) -> None:
         page.set_default_timeout(180_000)
         t = time.time()
         page.goto(f"{server.url}/compare?group={group}")
-        page.wait_for_function("() => { const els = document.querySelectorAll('.js-plotly-plot');"
-                               " return els.length >= 3 && Array.from(els).every(e => e._fullData && e._fullData.length); }",
-                               polling=50)
+        page.wait_for_function(
+            "() => { const els = document.querySelectorAll('.js-plotly-plot');"
+            " return els.length >= 3 && Array.from(els).every(e => e._fullData && e._fullData.length); }",
+            polling=50,
+        )
         drawn = time.time() - t
         tasks = page.evaluate("() => window.__longtasks")
         figs = page.evaluate(bh.JS_FIGURES)
         worst = max((tr["n"] for f in figs for tr in f["traces"]), default=0)
-        print(f"  browser Compare: charts drawn {drawn:.1f} s after navigation; "
-              + (f"longest main-thread task {max(tasks):.0f} ms ({len(tasks)} tasks > 50 ms)" if tasks
-                 else "long tasks: none reported" if tasks == [] else "long tasks: not supported")
-              + f"; most points in one drawn trace: {worst:,}")
+        print(
+            f"  browser Compare: charts drawn {drawn:.1f} s after navigation; "
+            + (
+                f"longest main-thread task {max(tasks):.0f} ms ({len(tasks)} tasks > 50 ms)"
+                if tasks
+                else "long tasks: none reported"
+                if tasks == []
+                else "long tasks: not supported"
+            )
+            + f"; most points in one drawn trace: {worst:,}"
+        )
 
 
 def main() -> int:
@@ -163,8 +179,13 @@ def main() -> int:
         with Store(home) as store:
             ids = []
             for i in range(args.runs):
-                rid = store.create_run(recipe, name="baseline" if i == 0 else f"v{i}", group="bench",
-                                       total_steps=args.steps, status="running")
+                rid = store.create_run(
+                    recipe,
+                    name="baseline" if i == 0 else f"v{i}",
+                    group="bench",
+                    total_steps=args.steps,
+                    status="running",
+                )
                 fill_run(store, rid, args.steps, seed=i)
                 store.set_status(rid, "completed")
                 ids.append(rid)
@@ -179,8 +200,10 @@ def main() -> int:
         points = trace_points(at_live) + trace_points(at_cmp)
         worst = max(points, key=lambda p: p[2])
         over = [p for p in points if p[2] > MAX_POINTS * 1.05]
-        print(f"  points per trace: {len(points)} traces, largest {worst[2]:,} ({worst[0]!r} / {worst[1]!r});"
-              f" goal <= ~{MAX_POINTS:,} -> " + ("met" if not over else f"NOT met: {over[:5]}"))
+        print(
+            f"  points per trace: {len(points)} traces, largest {worst[2]:,} ({worst[0]!r} / {worst[1]!r});"
+            f" goal <= ~{MAX_POINTS:,} -> " + ("met" if not over else f"NOT met: {over[:5]}")
+        )
 
         runs_home = Path(tmp) / "history"
         os.environ["GRADCLINIC_HOME"] = str(runs_home)
@@ -190,8 +213,9 @@ def main() -> int:
             for i in range(args.history):
                 rid = store.create_run(small, name=f"run {i}", total_steps=100, status="running")
                 store.flush(rid, scalars=[(100, "train_loss", 0.5)])
-                store.set_status(rid, statuses[i % len(statuses)],
-                                 error="worker process exited (signal 9)" if i % 5 == 3 else None)
+                store.set_status(
+                    rid, statuses[i % len(statuses)], error="worker process exited (signal 9)" if i % 5 == 3 else None
+                )
         _open_store_clear()
         cold, warm, _ = time_view("views/runs.py", {}, args.repeats)
         report(f"Runs ({args.history:,} runs in the store)", cold, warm)
@@ -205,6 +229,7 @@ def _open_store_clear() -> None:
     """The app caches its Store per home; a new $GRADCLINIC_HOME needs no clearing, but be explicit."""
     try:
         from app import ui
+
         ui._open_store.clear()
     except Exception:  # noqa: BLE001 - only a cache hint
         pass

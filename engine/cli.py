@@ -4,16 +4,18 @@ Exit codes (DESIGN.md): 0 when a run ended (completed, early_stopped,
 diverged or stopped); 2 when the recipe, an override or the data is
 invalid (one message on stderr, no traceback); 1 for anything else.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from engine.errors import RecipeError, StoreError
+from engine.config.errors import RecipeError, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
 
@@ -33,10 +35,10 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_run(args) -> int:
-    from engine.recipe import load_recipe
+    from engine.config.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set)
-    from engine import session  # torch is imported only once the recipe is valid
+    from engine.training import session  # torch is imported only once the recipe is valid
 
     prepared = session.prepare(recipe)
     store = _store(args)
@@ -54,8 +56,13 @@ def cmd_run(args) -> int:
     if not args.json or sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=recipe.train.steps, desc=f"{recipe.name} [{run_id}]", unit="step", file=sys.stderr,
-                   disable=not sys.stderr.isatty() and args.json)
+        bar = tqdm(
+            total=recipe.train.steps,
+            desc=f"{recipe.name} [{run_id}]",
+            unit="step",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty() and args.json,
+        )
     on_flush = _progress(bar) if bar is not None else None
     try:
         summary = session.train(store, run_id, prepared, on_flush=on_flush, stop_check=lambda: interrupted["flag"])
@@ -84,19 +91,22 @@ def _progress(bar) -> Callable[[dict], None]:
 
 def _print_summary(s: dict) -> None:
     final = ", ".join(f"{k}={v:.4g}" for k, v in s["final"].items() if v is not None)
-    print(f"run {s['run_id']} ({s['recipe']}): {s['status']} after {s['steps']} steps in {s['seconds']:.1f}s on {s['device']}")
+    print(
+        f"run {s['run_id']} ({s['recipe']}): {s['status']} after {s['steps']} steps"
+        f" in {s['seconds']:.1f}s on {s['device']}"
+    )
     print(f"  final: {final}")
     for f in s.get("findings", []):
         print(f"  [{f['severity']}] {f['code']}: {f['message']}")
 
 
 def cmd_recipes(args) -> int:
-    from engine.recipe import list_recipe_names, load_recipe
+    from engine.config.recipe import list_recipe_names, load_recipe
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_recipe_names():
-        r = load_recipe(name)
-        rows.append({"name": name, "title": r.title, "summary": r.summary, "variants": len(r.compare)})
+        recipe = load_recipe(name)
+        rows.append({"name": name, "title": recipe.title, "summary": recipe.summary, "variants": len(recipe.compare)})
     if args.json:
         _print_json(rows)
         return EXIT_OK
@@ -107,11 +117,11 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_ls(args) -> int:
-    from engine import runs
-    from engine.report import runs_table
+    from engine.control import queue
+    from engine.control.report import runs_table
 
     store = _store(args)
-    runs.schedule(store)  # a dead worker shows as crashed, and the queue moves on
+    queue.schedule(store)  # a dead worker shows as crashed, and the queue moves on
     table = runs_table(store)
     if args.json:
         _print_json(table.to_dict(orient="records"))
@@ -123,7 +133,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from engine.report import run_report, format_report
+    from engine.control.report import format_report, run_report
 
     store = _store(args)
     report = run_report(store, store.resolve(args.run))
@@ -135,7 +145,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.export import export_run
+    from engine.control.export import export_run
 
     store = _store(args)
     paths = export_run(store, store.resolve(args.run), Path(args.out), args.format)
@@ -145,32 +155,32 @@ def cmd_export(args) -> int:
 
 
 def cmd_launch(args) -> int:
-    from engine import runs
-    from engine.recipe import load_recipe
+    from engine.config.recipe import load_recipe
+    from engine.control import lifecycle
 
     recipe = load_recipe(args.recipe, args.set)
-    run_id = runs.launch(_store(args), recipe, name=args.name)
+    run_id = lifecycle.launch(_store(args), recipe, name=args.name)
     print(run_id)
     return EXIT_OK
 
 
 def cmd_stop(args) -> int:
-    from engine import runs
+    from engine.control import lifecycle
 
     store = _store(args)
     run_id = store.resolve(args.run)
-    status = runs.enforce_stop(store, run_id, grace=args.grace)
+    status = lifecycle.enforce_stop(store, run_id, grace=args.grace)
     print(f"{run_id}: {status}")
     return EXIT_OK
 
 
 def cmd_resume(args) -> int:
-    from engine import runs
+    from engine.control import lifecycle
 
     store = _store(args)
     run_id = store.resolve(args.run)
     try:
-        runs.resume(store, run_id)
+        lifecycle.resume(store, run_id)
     except ValueError as exc:
         sys.stderr.write(f"gradclinic: {exc}\n")
         return EXIT_ERROR
@@ -181,8 +191,8 @@ def cmd_resume(args) -> int:
 def cmd_compare(args) -> int:
     import time
 
-    from engine import compare, runs
-    from engine.recipe import load_recipe
+    from engine.config.recipe import load_recipe
+    from engine.control import compare, queue
 
     recipe = load_recipe(args.recipe, args.set)
     variants = compare.build_variants(recipe, args.vary, grid=args.grid)
@@ -192,7 +202,7 @@ def cmd_compare(args) -> int:
         print(group) if not args.json else _print_json({"group": group, "variants": [v[0] for v in variants]})
         return EXIT_OK
     while True:
-        runs.schedule(store)
+        queue.schedule(store)
         summary = compare.summarize_group(store, group)
         if summary["done"]:
             break
@@ -210,15 +220,18 @@ def _print_group(summary: dict) -> None:
     for v in summary["variants"]:
         f, d, st = v["final"], v["delta_vs_baseline"], v["steps_to_baseline_best"]
         fmt = lambda m: "-" if m["mean"] is None else f"{m['mean']:.4g} ± {m['std']:.2g}"  # noqa: E731
-        print(f"  {v['label']:<32} final {fmt(f):<18} delta {fmt(d):<18} steps to baseline best {fmt(st)}"
-              f"  [{', '.join(sorted(set(v['status'])))}]")
-    from engine.compare import verdict
+        print(
+            f"  {v['label']:<32} final {fmt(f):<18} delta {fmt(d):<18} steps to baseline best {fmt(st)}"
+            f"  [{', '.join(sorted(set(v['status'])))}]"
+        )
+    from engine.control.compare import verdict
 
     print(verdict(summary))
 
 
 def cmd_diagnose(args) -> int:
-    from engine.diagnose import diagnose_into_store
+    from engine.diagnosis import remedies
+    from engine.diagnosis.diagnose import diagnose_into_store
 
     store = _store(args)
     run_id = store.resolve(args.run)
@@ -235,25 +248,40 @@ def cmd_diagnose(args) -> int:
         ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items() if not isinstance(v, dict))
         print(f"    evidence: {ev}")
         for r in f["remedies"]:
-            sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in r["set"].items())
-            print(f"    remedy: {sets}  ({r['why']})")
+            print(f"    remedy: {remedies.as_flags(r['set'])}  ({r['why']})")
     return EXIT_OK
 
 
 def cmd_ui(args) -> int:
     import os
 
-    from engine.store_schema import default_home
+    from engine.store import default_home
 
     app = Path(__file__).resolve().parent.parent / "app" / "main.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
-           "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.address,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     # Streamlit reads .streamlit/config.toml from its working directory, so it runs from the
     # project root; the store path is made absolute first so it still means the caller's folder.
     home = Path(args.home) if args.home else default_home()
     env = {**os.environ, "GRADCLINIC_HOME": str(home.expanduser().resolve())}
-    print(f"Gradient Clinic: http://{'localhost' if args.address == '127.0.0.1' else args.address}:{args.port}"
-          f"  (run store: {env['GRADCLINIC_HOME']}; Ctrl+C to quit)", flush=True)
+    print(
+        f"Gradient Clinic: http://{'localhost' if args.address == '127.0.0.1' else args.address}:{args.port}"
+        f"  (run store: {env['GRADCLINIC_HOME']}; Ctrl+C to quit)",
+        flush=True,
+    )
     # exec, not a child process: Ctrl+C or a kill reaches Streamlit itself and leaves no orphan.
     os.chdir(app.parent.parent)
     os.execve(sys.executable, cmd, env)
@@ -263,7 +291,9 @@ def cmd_ui(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gradclinic", description="See why a neural network won't train, and what fixes it.")
+    parser = argparse.ArgumentParser(
+        prog="gradclinic", description="See why a neural network won't train, and what fixes it."
+    )
     parser.add_argument("--home", help="run store folder (default: $GRADCLINIC_HOME or ./.gradclinic)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -275,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", cmd_run, "train a recipe in the foreground with a progress bar")
     p.add_argument("recipe", help="a recipe file, or the name of a built-in recipe (see `gradclinic recipes`)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.lr=0.01")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.lr=0.01"
+    )
     p.add_argument("--name", help="a name for the run")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
 

@@ -3,6 +3,7 @@
 Layers run left to right from input to output, matching the heatmaps, where
 they run bottom to top.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,12 +26,25 @@ def _fmt(v: float) -> str:
 
 def _layer_xaxis(fig: go.Figure, names: list[str]) -> None:
     # Category order fixed to the given order; long lists get slanted labels.
-    fig.update_xaxes(title_text=_LAYER_AXIS, type="category", categoryorder="array",
-                     categoryarray=names, tickangle=-45 if len(names) > 8 else 0)
+    fig.update_xaxes(
+        title_text=_LAYER_AXIS,
+        type="category",
+        categoryorder="array",
+        categoryarray=names,
+        tickangle=-45 if len(names) > 8 else 0,
+    )
 
 
-def layer_bar(layer_names: Sequence[str], values, *, step: int | None, title: str, y_label: str,
-              log_y: bool = True, presentation: bool = False) -> go.Figure:
+def layer_bar(
+    layer_names: Sequence[str],
+    values,
+    *,
+    step: int | None,
+    title: str,
+    y_label: str,
+    log_y: bool = True,
+    presentation: bool = False,
+) -> go.Figure:
     """One bar per layer for a statistic at one ``step`` (input layer on the left).
 
     Values that a log axis cannot show (exact 0) and values that are not
@@ -46,26 +60,42 @@ def layer_bar(layer_names: Sequence[str], values, *, step: int | None, title: st
     if v.size != len(names):
         raise ValueError(f"{len(names)} layer names but {v.size} values")
     drawable = np.isfinite(v) & ((v > 0) if log_y else True)
-    fig = go.Figure(go.Bar(
-        x=names, y=np.where(drawable, v, np.nan), marker_color=run_colour(0),
-        text=[_fmt(x) for x in v], textposition="none",
-        hovertemplate="<b>%{x}</b><br>" + y_label + " = %{text}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=np.where(drawable, v, np.nan),
+            marker_color=run_colour(0),
+            text=[_fmt(x) for x in v],
+            textposition="none",
+            hovertemplate="<b>%{x}</b><br>" + y_label + " = %{text}<extra></extra>",
+        )
+    )
     notes = []
-    for word, mask in (("exactly 0", v == 0), ("NaN", np.isnan(v)), ("inf", np.isinf(v)),
-                       ("≤ 0 (not on a log axis)", log_y & np.isfinite(v) & (v < 0))):
+    for word, mask in (
+        ("exactly 0", v == 0),
+        ("NaN", np.isnan(v)),
+        ("inf", np.isinf(v)),
+        ("≤ 0 (not on a log axis)", log_y & np.isfinite(v) & (v < 0)),
+    ):
         if mask.any():
             hit = [n for n, m in zip(names, mask) if m]
             shown = ", ".join(hit[:4]) + (f" … (+{len(hit) - 4})" if len(hit) > 4 else "")
             notes.append(f"{word}: {shown}")
     if notes:
-        fig.add_annotation(text="no bar for " + "; ".join(notes), x=0, xref="paper", xanchor="left",
-                           y=1.0, yref="paper", yanchor="bottom", showarrow=False,
-                           font=dict(color="#B00020"))
+        fig.add_annotation(
+            text="no bar for " + "; ".join(notes),
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(color="#B00020"),
+        )
     fig.update_layout(title=dict(text=full_title), showlegend=False, hovermode="closest")
     _layer_xaxis(fig, names)
-    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear",
-                     exponentformat="power" if log_y else "B")
+    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear", exponentformat="power" if log_y else "B")
     if log_y and drawable.any():
         # Log bars grow from the bottom of the range: start it half a decade
         # below the smallest bar so that bar is still visible.
@@ -74,8 +104,9 @@ def layer_bar(layer_names: Sequence[str], values, *, step: int | None, title: st
     return style(fig, presentation=presentation)
 
 
-def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: int | None,
-                         presentation: bool = False) -> go.Figure:
+def activation_fractions(
+    layer_names: Sequence[str], dead, saturated, *, step: int | None, presentation: bool = False
+) -> go.Figure:
     """Grouped bars of dead % and saturated % per activation layer, y from 0 to 100 %.
 
     ``dead`` and ``saturated`` are fractions in [0, 1], one per layer; NaN
@@ -97,17 +128,29 @@ def activation_fractions(layer_names: Sequence[str], dead, saturated, *, step: i
             continue
         if pct.size != len(names):
             raise ValueError(f"{len(names)} layer names but {pct.size} {label} values")
-        fig.add_trace(go.Bar(
-            x=names, y=np.where(np.isfinite(pct), pct, np.nan), name=f"{label} (%)",
-            marker_color=colour, text=[_fmt(p) for p in pct], textposition="none",
-            hovertemplate="<b>%{x}</b><br>" + label + " = %{text} %<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=np.where(np.isfinite(pct), pct, np.nan),
+                name=f"{label} (%)",
+                marker_color=colour,
+                text=[_fmt(p) for p in pct],
+                textposition="none",
+                hovertemplate="<b>%{x}</b><br>" + label + " = %{text} %<extra></extra>",
+            )
+        )
     fig.update_layout(title=dict(text=title), barmode="group", hovermode="closest")
     both = np.concatenate([dead, saturated])
     if both.size and np.nanmax(np.where(np.isfinite(both), both, 0.0)) < 0.5:
         # Zero-height bars look like a broken chart: say plainly that every layer is healthy.
-        fig.add_annotation(text="No dead or saturated units: every layer is at 0 %", showarrow=False,
-                           xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.add_annotation(
+            text="No dead or saturated units: every layer is at 0 %",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
     _layer_xaxis(fig, names)
     fig.update_yaxes(title_text=y_label, range=[0, 100], ticksuffix=" %")
     style(fig, presentation=presentation)

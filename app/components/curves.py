@@ -5,6 +5,7 @@ by step with one column per scalar and NaN where a scalar was not logged at
 that step. Every trace is downsampled to ≤ 2,000 points and long ones are
 drawn with WebGL.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,10 +24,19 @@ MAX_POINTS = 2000
 GL_THRESHOLD = 1000
 
 #: Scalars the training curves know how to place; anything else goes to "other".
-KNOWN_COLUMNS = frozenset({
-    "train_loss", "val_loss", "train_eval_loss", "val_accuracy", "train_accuracy",
-    "val_mse", "lr", "samples_per_s", "probe_overhead",
-})
+KNOWN_COLUMNS = frozenset(
+    {
+        "train_loss",
+        "val_loss",
+        "train_eval_loss",
+        "val_accuracy",
+        "train_accuracy",
+        "val_mse",
+        "lr",
+        "samples_per_s",
+        "probe_overhead",
+    }
+)
 
 # Fixed colours per role, so "validation" looks the same on every chart.
 _ROLE = {
@@ -82,20 +92,27 @@ def metric_figure(
             continue
         trace_cls = go.Scattergl if len(y) > GL_THRESHOLD else go.Scatter
         x, y = reducer(x, y, MAX_POINTS)
-        fig.add_trace(trace_cls(
-            x=x, y=y, name=str(label),
-            mode="lines+markers" if markers.get(label) else "lines",
-            line=dict(color=colours.get(label, run_colour(i)), dash=dash.get(label, "solid"),
-                      width=2.5 if presentation else 2, shape=line_shape),
-            opacity=opacity.get(label, 1.0),
-            hovertemplate="%{y:.4g}",
-        ))
+        fig.add_trace(
+            trace_cls(
+                x=x,
+                y=y,
+                name=str(label),
+                mode="lines+markers" if markers.get(label) else "lines",
+                line=dict(
+                    color=colours.get(label, run_colour(i)),
+                    dash=dash.get(label, "solid"),
+                    width=2.5 if presentation else 2,
+                    shape=line_shape,
+                ),
+                opacity=opacity.get(label, 1.0),
+                hovertemplate="%{y:.4g}",
+            )
+        )
     if not fig.data:
         return empty_figure(title, x_label=x_label, y_label=y_label, presentation=presentation)
     fig.update_layout(title=dict(text=title), hovermode="x unified", showlegend=len(fig.data) > 1)
     fig.update_xaxes(title_text=x_label)
-    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear",
-                     exponentformat="power" if log_y else "B")
+    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear", exponentformat="power" if log_y else "B")
     if log_y:
         # Label only 1-2-5 steps (or whole decades on a wide range): plotly's default mixes
         # big decade labels with small digit labels, which reads as noise on a projector.
@@ -133,16 +150,29 @@ def _loss_figure(wide: pd.DataFrame, presentation: bool, smooth_span: int) -> go
         markers["train (eval)"] = len(train_eval) <= 200
     if not series:
         return None
-    colours = {"train (raw)": _ROLE["train"], "train (smoothed)": _ROLE["train"],
-               "val": _ROLE["val"], "train (eval)": _ROLE["train (eval)"]}
+    colours = {
+        "train (raw)": _ROLE["train"],
+        "train (smoothed)": _ROLE["train"],
+        "val": _ROLE["val"],
+        "train (eval)": _ROLE["train (eval)"],
+    }
     # A cross-entropy that spans decades reads better on a log axis.
     values = pd.concat(list(series.values())).to_numpy(dtype=float)
     values = values[np.isfinite(values) & (values > 0)]
     log_y = len(values) > 0 and values.min() > 0 and values.max() / values.min() > 100
     y_label = "loss (mean squared error)" if "val_mse" in wide.columns else "loss (cross-entropy)"
-    fig = metric_figure(series, title="Loss", y_label=y_label,
-                        colours=colours, dash=dash, opacity=opacity, markers=markers,
-                        log_y=log_y, presentation=presentation, downsample="minmax")
+    fig = metric_figure(
+        series,
+        title="Loss",
+        y_label=y_label,
+        colours=colours,
+        dash=dash,
+        opacity=opacity,
+        markers=markers,
+        log_y=log_y,
+        presentation=presentation,
+        downsample="minmax",
+    )
     _mark_non_finite(fig, wide, ("train_loss", "val_loss"))
     return fig
 
@@ -161,17 +191,27 @@ def _mark_non_finite(fig: go.Figure, wide: pd.DataFrame, columns) -> None:
                 step = wide.index[np.argmax(bad)]
                 first = step if first is None else min(first, step)
     if first is not None:
-        fig.add_vline(x=first, line_dash="dash", line_color="#B00020",
-                      annotation_text=f"non-finite loss at step {first}",
-                      annotation_position="top left")
+        fig.add_vline(
+            x=first,
+            line_dash="dash",
+            line_color="#B00020",
+            annotation_text=f"non-finite loss at step {first}",
+            annotation_position="top left",
+        )
 
 
 def _metric_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
     acc = {label: _column(wide, c) for label, c in (("val", "val_accuracy"), ("train", "train_accuracy"))}
     acc = {k: v * 100.0 for k, v in acc.items() if v is not None}
     if acc:
-        fig = metric_figure(acc, title="Accuracy", y_label="accuracy (%)", colours=_ROLE,
-                            markers={k: len(v) <= 200 for k, v in acc.items()}, presentation=presentation)
+        fig = metric_figure(
+            acc,
+            title="Accuracy",
+            y_label="accuracy (%)",
+            colours=_ROLE,
+            markers={k: len(v) <= 200 for k, v in acc.items()},
+            presentation=presentation,
+        )
         fig.update_yaxes(range=[0, 100.5])
         return fig
     mse = _column(wide, "val_mse")
@@ -179,9 +219,15 @@ def _metric_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
         return None
     positive = mse[mse > 0]
     log_y = len(positive) == len(mse) and positive.max() / positive.min() > 100
-    return metric_figure({"val": mse}, title="Validation error", y_label="mean squared error",
-                         colours=_ROLE, log_y=log_y, markers={"val": len(mse) <= 200},
-                         presentation=presentation)
+    return metric_figure(
+        {"val": mse},
+        title="Validation error",
+        y_label="mean squared error",
+        colours=_ROLE,
+        log_y=log_y,
+        markers={"val": len(mse) <= 200},
+        presentation=presentation,
+    )
 
 
 def _lr_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
@@ -194,8 +240,14 @@ def _lr_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
     # Log axis only when the schedule spans a decade or more (and never reaches 0): a constant
     # or gently decaying rate reads better on a linear axis than among log minor ticks.
     log_y = bool((lr > 0).all()) and float(lr.max()) >= 10 * float(lr.min())
-    fig = metric_figure({"learning rate": lr}, title="Learning rate schedule", y_label="learning rate",
-                        log_y=log_y, line_shape="hv", presentation=presentation)
+    fig = metric_figure(
+        {"learning rate": lr},
+        title="Learning rate schedule",
+        y_label="learning rate",
+        log_y=log_y,
+        line_shape="hv",
+        presentation=presentation,
+    )
     if not log_y:  # start at 0 so a constant rate reads as its value, not as a line at the axis
         fig.update_yaxes(range=[0, float(lr.max()) * 1.15], tickformat="~g")
     return fig
@@ -206,12 +258,12 @@ def _other_figure(wide: pd.DataFrame, presentation: bool) -> go.Figure | None:
     extra = {str(c): s for c, s in extra.items() if s is not None}
     if not extra:
         return None
-    return metric_figure(extra, title="Other metrics", y_label="value", presentation=presentation,
-                         downsample="minmax")
+    return metric_figure(extra, title="Other metrics", y_label="value", presentation=presentation, downsample="minmax")
 
 
-def training_curves(wide: pd.DataFrame, *, presentation: bool = False,
-                    smooth_span: int = 50) -> dict[str, go.Figure | None]:
+def training_curves(
+    wide: pd.DataFrame, *, presentation: bool = False, smooth_span: int = 50
+) -> dict[str, go.Figure | None]:
     """The standard charts of one run, keyed "loss", "metric", "lr" and "other".
 
     * ``"loss"``: raw train loss (faint, MinMax-downsampled so spikes stay),
@@ -274,9 +326,16 @@ def compare_curves(
         if smooth_span:
             s = s.ewm(span=smooth_span, adjust=True).mean()
         series[label] = s
-    fig = metric_figure(series, title=title, y_label=y_label, colours=colours, log_y=log_y,
-                        presentation=presentation, line_shape="hv" if column == "lr" else "linear",
-                        downsample="minmax")
+    fig = metric_figure(
+        series,
+        title=title,
+        y_label=y_label,
+        colours=colours,
+        log_y=log_y,
+        presentation=presentation,
+        line_shape="hv" if column == "lr" else "linear",
+        downsample="minmax",
+    )
     fig.update_layout(showlegend=True)
     if column.endswith("_accuracy") and series:
         fig.update_yaxes(range=[0, 100.5])

@@ -12,6 +12,7 @@ functions cut the point count while keeping what a diagnosis needs to see:
 
 All of them are pure numpy and never modify their inputs.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ statistics span many decades and can be exactly 0 or ±inf, so:
   gradients look vanished;
 * steps are binned to ≤ 600 columns (:func:`~.downsample.bin_columns`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,8 +42,9 @@ RULE_OF_THUMB = -3.0
 _LOW, _HIGH = -1e3, 1e3
 
 
-def recent_range(matrices: Sequence[np.ndarray], *, recent_fraction: float = 0.5,
-                 q: tuple[float, float] = (2, 98), log: bool = True) -> tuple[float, float] | None:
+def recent_range(
+    matrices: Sequence[np.ndarray], *, recent_fraction: float = 0.5, q: tuple[float, float] = (2, 98), log: bool = True
+) -> tuple[float, float] | None:
     """Colour range (log10 by default) from the latest ``recent_fraction`` of each matrix's steps.
 
     Pooling the recent rows of all ``matrices`` (each ``[S, L]``) gives one
@@ -56,7 +58,7 @@ def recent_range(matrices: Sequence[np.ndarray], *, recent_fraction: float = 0.5
         if m.ndim != 2 or m.shape[0] == 0:
             continue
         start = min(int(m.shape[0] * (1.0 - recent_fraction)), m.shape[0] - 1)
-        recent = m[max(start, 0):].ravel()
+        recent = m[max(start, 0) :].ravel()
         keep = np.isfinite(recent) & (recent > 0) if log else np.isfinite(recent)
         pooled.append(np.log10(recent[keep]) if log else recent[keep])
     values = np.concatenate(pooled) if pooled else np.zeros(0)
@@ -100,8 +102,7 @@ def _cells(steps, values, *, log: bool, max_cols: int, hover_label: str):
     steps = np.asarray(steps)
     v = np.asarray(values, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_raw = np.where(np.isfinite(v) & (v > 0), np.log10(v), np.nan) if log else \
-            np.where(np.isfinite(v), v, np.nan)
+        z_raw = np.where(np.isfinite(v) & (v > 0), np.log10(v), np.nan) if log else np.where(np.isfinite(v), v, np.nan)
     x, z = bin_columns(steps, z_raw, max_cols)
     n = len(steps)
     starts = bin_starts(n, max_cols) if n > max_cols else np.arange(n)
@@ -124,7 +125,7 @@ def _cells(steps, values, *, log: bool, max_cols: int, hover_label: str):
     # the step and the layer come from the template.
     single = starts == ends
     with np.errstate(over="ignore"):  # the exploded marker cells overflow; their text is replaced below
-        text = _hover_text(np.where(single[:, None], v[starts] if n else z, 10 ** z if log else z))
+        text = _hover_text(np.where(single[:, None], v[starts] if n else z, 10**z if log else z))
     # The few special cells get words; vectorised above, looped only here (a 20-layer x 600-column
     # heatmap has 12,000 cells, and a per-cell Python loop cost 0.2 s per run on every refresh).
     for i, j in zip(*np.nonzero(single[:, None] & np.isnan(v[starts] if n else z))):
@@ -140,8 +141,10 @@ def _cells(steps, values, *, log: bool, max_cols: int, hover_label: str):
         template = f"step %{{x}}<br>{hover_label} = %{{text}}"
     else:
         per_cell = int(ends[0] - starts[0] + 1)
-        template = (f"steps up to %{{x}} ({'geometric ' if log else ''}mean of {per_cell} per cell)<br>"
-                    f"{hover_label} = %{{text}}")
+        template = (
+            f"steps up to %{{x}} ({'geometric ' if log else ''}mean of {per_cell} per cell)<br>"
+            f"{hover_label} = %{{text}}"
+        )
     return z.T, x, text.T, template
 
 
@@ -155,8 +158,7 @@ def _heatmap_height(n_layers: int, presentation: bool) -> int:
 
 def _layer_axis(fig: go.Figure, names, **where) -> None:
     """Categorical y in the given order: the first (input) layer at the bottom."""
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(names),
-                     autorange=True, **where)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(names), autorange=True, **where)
 
 
 def _ticks(lo: float, hi: float, center: float | None, center_text: str | None):
@@ -170,11 +172,22 @@ def _ticks(lo: float, hi: float, center: float | None, center_text: str | None):
     return vals, texts
 
 
-def layer_heatmap(steps, layer_names, values, *, title: str, colorbar_title: str, log: bool = True,
-                  center: float | None = None, zrange: tuple[float, float] | None = None,
-                  colorscale: str = "RdBu_r", presentation: bool = False,
-                  hover_label: str = "value", max_cols: int = MAX_COLS,
-                  center_text: str | None = None) -> go.Figure:
+def layer_heatmap(
+    steps,
+    layer_names,
+    values,
+    *,
+    title: str,
+    colorbar_title: str,
+    log: bool = True,
+    center: float | None = None,
+    zrange: tuple[float, float] | None = None,
+    colorscale: str = "RdBu_r",
+    presentation: bool = False,
+    hover_label: str = "value",
+    max_cols: int = MAX_COLS,
+    center_text: str | None = None,
+) -> go.Figure:
     """Heatmap of a per-layer statistic: x = step, y = layer (input at the bottom).
 
     ``values`` is ``[S, L]`` as the store gives it. With ``log`` the colour
@@ -195,10 +208,21 @@ def layer_heatmap(steps, layer_names, values, *, title: str, colorbar_title: str
     colorbar = dict(title=dict(text=colorbar_title, side="right"))
     if log and center_text:
         colorbar["tickvals"], colorbar["ticktext"] = _ticks(lo, hi, center, center_text)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=x, y=names, text=text, zmin=lo, zmax=hi, zauto=False, colorscale=colorscale,
-        colorbar=colorbar, hovertemplate="<b>%{y}</b><br>" + hover + "<extra></extra>", hoverongaps=False,
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=names,
+            text=text,
+            zmin=lo,
+            zmax=hi,
+            zauto=False,
+            colorscale=colorscale,
+            colorbar=colorbar,
+            hovertemplate="<b>%{y}</b><br>" + hover + "<extra></extra>",
+            hoverongaps=False,
+        )
+    )
     fig.update_layout(title=dict(text=title))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text=LAYER_AXIS_TITLE)
@@ -206,21 +230,30 @@ def layer_heatmap(steps, layer_names, values, *, title: str, colorbar_title: str
     return style(fig, presentation=presentation, height=_heatmap_height(len(names), presentation))
 
 
-def gradient_flow_heatmap(steps, layer_names, values, *, zrange: tuple[float, float] | None = None,
-                          presentation: bool = False) -> go.Figure:
+def gradient_flow_heatmap(
+    steps, layer_names, values, *, zrange: tuple[float, float] | None = None, presentation: bool = False
+) -> go.Figure:
     """log10 of each layer's gradient norm over steps: blue = vanishing, red = exploding.
 
     ``zrange`` (log10 units) fixes the colours, e.g. to share them with other
     charts; by default they follow the recent half of the run.
     """
-    return layer_heatmap(steps, layer_names, values,
-                         title="Gradient flow: log10 gradient norm per layer",
-                         colorbar_title="log10 ‖grad‖", log=True, zrange=zrange,
-                         presentation=presentation, hover_label="‖grad‖")
+    return layer_heatmap(
+        steps,
+        layer_names,
+        values,
+        title="Gradient flow: log10 gradient norm per layer",
+        colorbar_title="log10 ‖grad‖",
+        log=True,
+        zrange=zrange,
+        presentation=presentation,
+        hover_label="‖grad‖",
+    )
 
 
-def update_ratio_heatmap(steps, layer_names, values, *, presentation: bool = False,
-                         max_decades: float = 4.0) -> go.Figure:
+def update_ratio_heatmap(
+    steps, layer_names, values, *, presentation: bool = False, max_decades: float = 4.0
+) -> go.Figure:
     """log10 of ‖Δw‖/‖w‖ per layer, white at the ~1e-3 rule of thumb.
 
     Blue cells learn too slowly (updates far below 1e-3 of the weights), red
@@ -230,19 +263,34 @@ def update_ratio_heatmap(steps, layer_names, values, *, presentation: bool = Fal
     rng = recent_range([values])
     half = 1.0 if rng is None else max(abs(rng[0] - RULE_OF_THUMB), abs(rng[1] - RULE_OF_THUMB))
     half = float(np.clip(half, 1.0, max_decades))
-    return layer_heatmap(steps, layer_names, values,
-                         title="Update / weight ratio per layer",
-                         colorbar_title="‖Δw‖/‖w‖ (log scale)", log=True, center=RULE_OF_THUMB,
-                         zrange=(RULE_OF_THUMB - half, RULE_OF_THUMB + half),
-                         presentation=presentation, hover_label="‖Δw‖/‖w‖",
-                         center_text="1e-3 (rule of thumb)")
+    return layer_heatmap(
+        steps,
+        layer_names,
+        values,
+        title="Update / weight ratio per layer",
+        colorbar_title="‖Δw‖/‖w‖ (log scale)",
+        log=True,
+        center=RULE_OF_THUMB,
+        zrange=(RULE_OF_THUMB - half, RULE_OF_THUMB + half),
+        presentation=presentation,
+        hover_label="‖Δw‖/‖w‖",
+        center_text="1e-3 (rule of thumb)",
+    )
 
 
-def side_by_side_heatmaps(items: Sequence[tuple[str, np.ndarray, list[str], np.ndarray]], *,
-                          stat_label: str = "log10 ‖grad‖", zrange: tuple[float, float] | None = None,
-                          presentation: bool = False, log: bool = True, center: float | None = None,
-                          colorscale: str = "RdBu_r", title: str | None = None,
-                          hover_label: str = "value", max_cols: int = MAX_COLS) -> go.Figure:
+def side_by_side_heatmaps(
+    items: Sequence[tuple[str, np.ndarray, list[str], np.ndarray]],
+    *,
+    stat_label: str = "log10 ‖grad‖",
+    zrange: tuple[float, float] | None = None,
+    presentation: bool = False,
+    log: bool = True,
+    center: float | None = None,
+    colorscale: str = "RdBu_r",
+    title: str | None = None,
+    hover_label: str = "value",
+    max_cols: int = MAX_COLS,
+) -> go.Figure:
     """One heatmap per run, ``(label, steps, layer_names, values)``, on ONE shared colour scale.
 
     The shared ``coloraxis`` spans ``zrange`` or :func:`recent_range` over
@@ -253,30 +301,51 @@ def side_by_side_heatmaps(items: Sequence[tuple[str, np.ndarray, list[str], np.n
     title = title or f"{stat_label} per layer, by run (one shared colour scale)"
     items = [it for it in items if np.asarray(it[3]).size and len(it[1]) and len(it[2])]
     if not items:
-        return empty_figure(title, "no runs to compare yet", y_label=LAYER_AXIS_TITLE,
-                            presentation=presentation)
+        return empty_figure(title, "no runs to compare yet", y_label=LAYER_AXIS_TITLE, presentation=presentation)
     n = len(items)
     cols = min(n, 3)
     rows = -(-n // cols)
     same_layers = all(list(map(str, it[2])) == list(map(str, items[0][2])) for it in items)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(it[0]) for it in items],
-                        shared_yaxes=same_layers, horizontal_spacing=0.04 if same_layers else 0.12,
-                        vertical_spacing=0.12)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[str(it[0]) for it in items],
+        shared_yaxes=same_layers,
+        horizontal_spacing=0.04 if same_layers else 0.12,
+        vertical_spacing=0.12,
+    )
     lo, hi = _colour_range(zrange, [it[3] for it in items], log, center)
     for k, (label, steps, names, values) in enumerate(items):
         r, c = k // cols + 1, k % cols + 1
         names = [str(x) for x in names]
-        z, x, text, hover = _cells(steps, values, log=log, max_cols=max(50, max_cols // cols),
-                                   hover_label=hover_label)
-        fig.add_trace(go.Heatmap(z=z, x=x, y=names, text=text, coloraxis="coloraxis", name=str(label),
-                                 hovertemplate=f"<b>{label}</b> · %{{y}}<br>{hover}<extra></extra>",
-                                 hoverongaps=False), row=r, col=c)
+        z, x, text, hover = _cells(steps, values, log=log, max_cols=max(50, max_cols // cols), hover_label=hover_label)
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=x,
+                y=names,
+                text=text,
+                coloraxis="coloraxis",
+                name=str(label),
+                hovertemplate=f"<b>{label}</b> · %{{y}}<br>{hover}<extra></extra>",
+                hoverongaps=False,
+            ),
+            row=r,
+            col=c,
+        )
         fig.update_xaxes(title_text="step", row=r, col=c)
         _layer_axis(fig, names, row=r, col=c)
         if c == 1 or not same_layers:
             fig.update_yaxes(title_text=LAYER_AXIS_TITLE if c == 1 else "", row=r, col=c)
-    fig.update_layout(title=dict(text=title), coloraxis=dict(
-        colorscale=colorscale, cmin=lo, cmax=hi, cauto=False,
-        colorbar=dict(title=dict(text=stat_label, side="right"))))
+    fig.update_layout(
+        title=dict(text=title),
+        coloraxis=dict(
+            colorscale=colorscale,
+            cmin=lo,
+            cmax=hi,
+            cauto=False,
+            colorbar=dict(title=dict(text=stat_label, side="right")),
+        ),
+    )
     n_layers = max(len(it[2]) for it in items)
     return style(fig, presentation=presentation, height=rows * _heatmap_height(n_layers, presentation))

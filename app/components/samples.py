@@ -1,4 +1,5 @@
 """Real data against generator samples in the plane, for the GAN lesson."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,14 +36,23 @@ def samples_scatter(real, fake, *, step: int | None = None, presentation: bool =
         return empty_figure(title, x_label="x₁", y_label="x₂", presentation=presentation)
     size = 8 if presentation else 5
     fig = go.Figure()
-    for name, pts, colour, symbol in (("real data", real, run_colour(0), "circle"),
-                                      ("generator samples", fake, run_colour(1), "x")):
+    for name, pts, colour, symbol in (
+        ("real data", real, run_colour(0), "circle"),
+        ("generator samples", fake, run_colour(1), "x"),
+    ):
         if len(pts) == 0:
             continue
         cls = go.Scattergl if len(pts) > GL_THRESHOLD else go.Scatter
-        fig.add_trace(cls(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name,
-                          marker=dict(color=colour, size=size, symbol=symbol, opacity=0.6),
-                          hovertemplate=name + "<br>(%{x:.3g}, %{y:.3g})<extra></extra>"))
+        fig.add_trace(
+            cls(
+                x=pts[:, 0],
+                y=pts[:, 1],
+                mode="markers",
+                name=name,
+                marker=dict(color=colour, size=size, symbol=symbol, opacity=0.6),
+                hovertemplate=name + "<br>(%{x:.3g}, %{y:.3g})<extra></extra>",
+            )
+        )
     fig.update_layout(title=dict(text=title), hovermode="closest")
     fig.update_xaxes(title_text="x₁")
     fig.update_yaxes(title_text="x₂", scaleanchor="x", scaleratio=1)

@@ -3,6 +3,7 @@
 Every figure builder ends with :func:`style`, so a change here (say, a larger
 projector font) reaches every chart at once.
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -107,13 +108,18 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
     return fig
 
 
-def empty_figure(title: str, message: str = "waiting for data", *, x_label: str = "step",
-                 y_label: str = "", presentation: bool = False) -> go.Figure:
+def empty_figure(
+    title: str,
+    message: str = "waiting for data",
+    *,
+    x_label: str = "step",
+    y_label: str = "",
+    presentation: bool = False,
+) -> go.Figure:
     """A styled, titled figure with ``message`` in the middle, for "no data yet"."""
     fig = go.Figure()
     fig.update_layout(title=dict(text=title))
     fig.update_xaxes(title_text=x_label, showticklabels=False, zeroline=False)
     fig.update_yaxes(title_text=y_label, showticklabels=False, zeroline=False)
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
-                       showarrow=False, font=dict(color="#888"))
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(color="#888"))
     return style(fig, presentation=presentation)

@@ -1,11 +1,14 @@
 """Compare: a group (or any runs) side by side, with a verdict computed from the numbers."""
+
 from __future__ import annotations
 
 import streamlit as st
 
-from app import comparison, data, ui
+from app import ui
 from app.components import curves, heatmaps, theme
-from engine.errors import RecipeError, StoreError
+from app.logic import common
+from app.logic import compare as comparison
+from engine.config.errors import RecipeError, StoreError
 
 store = ui.store()
 P = ui.presentation()
@@ -17,22 +20,27 @@ asked_group = st.query_params.get("group")
 asked_runs = [r for r in st.query_params.get_all("runs") if r]
 c1, c2 = st.columns([1, 2])
 group_ids = [""] + list(groups)
-group = c1.selectbox("Group", group_ids, index=group_ids.index(asked_group) if asked_group in groups else 0,
-                     format_func=lambda g: groups.get(g, "— pick runs instead —"))
+group = c1.selectbox(
+    "Group",
+    group_ids,
+    index=group_ids.index(asked_group) if asked_group in groups else 0,
+    format_func=lambda g: groups.get(g, "— pick runs instead —"),
+)
 if group:
     run_ids = store.list_runs(group=group).sort_values("created")["id"].tolist()
     c2.markdown(f"**{len(run_ids)} runs** in this group, same seed and data split.")
 else:
     default = [r for r in asked_runs if r in labels]
-    run_ids = c2.multiselect("Runs (the first is the baseline)", list(labels), default=default,
-                             format_func=lambda i: labels.get(i, i))
+    run_ids = c2.multiselect(
+        "Runs (the first is the baseline)", list(labels), default=default, format_func=lambda i: labels.get(i, i)
+    )
 st.query_params.from_dict({"group": group} if group else {"runs": run_ids} if run_ids else {})
 
 if len(run_ids) < 2:
     st.info("Pick a group, or two or more runs, to compare. The first run is the baseline.")
     st.stop()
 
-live_at_start = any(data.is_live(store.get_run(r)["status"]) for r in run_ids)
+live_at_start = any(common.is_live(store.get_run(r)["status"]) for r in run_ids)
 
 
 @st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
@@ -46,20 +54,46 @@ def body() -> None:
     if view.summary["done"]:
         st.success(f"### {view.verdict}")
     else:
-        st.info(f"**So far:** {view.verdict} — {view.running} of {len(run_ids)} runs still going; this page updates itself.")
+        st.info(
+            f"**So far:** {view.verdict} — {view.running} of {len(run_ids)} runs still going; this page updates itself."
+        )
     ui.table(view.table.set_index("run") if P else view.table)
 
     metric_col, metric_label = view.metric_column
     version = (view.version, P)
     cols = st.columns(2)
     with cols[0]:
-        ui.plot(ui.memo("cmp:metric", version, lambda: curves.compare_curves(
-            view.wides, metric_col, title=f"Validation {metric_label}", colours=colours, presentation=P,
-            y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""))))
+        ui.plot(
+            ui.memo(
+                "cmp:metric",
+                version,
+                lambda: curves.compare_curves(
+                    view.wides,
+                    metric_col,
+                    title=f"Validation {metric_label}",
+                    colours=colours,
+                    presentation=P,
+                    y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
+                ),
+            )
+        )
     with cols[1]:
-        ui.plot(ui.memo("cmp:loss", version, lambda: curves.compare_curves(
-            view.wides, "train_loss", title="Training loss (log scale)", y_label="loss", colours=colours,
-            presentation=P, log_y=True, smooth_span=20)))
+        ui.plot(
+            ui.memo(
+                "cmp:loss",
+                version,
+                lambda: curves.compare_curves(
+                    view.wides,
+                    "train_loss",
+                    title="Training loss (log scale)",
+                    y_label="loss",
+                    colours=colours,
+                    presentation=P,
+                    log_y=True,
+                    smooth_span=20,
+                ),
+            )
+        )
     items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
     if items:
         ui.plot(ui.memo("cmp:grads", version, lambda: heatmaps.side_by_side_heatmaps(items, presentation=P)))

@@ -3,13 +3,17 @@
 The recipe name and every override live in the URL (``?recipe=…&set=key=value``),
 so a copied link reproduces the setup, as TensorFlow Playground's links do.
 """
+
 from __future__ import annotations
 
 import streamlit as st
 
-from app import launch_form as setup, toggles, ui
-from engine import compare, runs
-from engine.errors import RecipeError
+from app import ui
+from app.logic import launch as setup
+from app.logic import toggles
+from app.widgets import launch as widgets
+from engine.config.errors import RecipeError
+from engine.control import compare, lifecycle
 
 store = ui.store()
 st.title("🩺 Gradient Clinic")
@@ -19,10 +23,10 @@ name, url_sets = setup.from_query(st.query_params)
 base, base_error = setup.base_recipe(name)
 
 with st.expander("📚 Lessons and recipes", expanded=base is None or not url_sets):
-    picked = setup.gallery(name)
+    picked = widgets.gallery(name)
     if picked:
-        setup.choose(picked)
-    setup.csv_card(store)
+        widgets.choose(picked)
+    widgets.csv_card(store)
 
 if base is None:
     st.error(f"Recipe {name!r} could not be loaded: {base_error}")
@@ -37,22 +41,24 @@ if base.questions:
         for q in base.questions:
             st.markdown(f"- {q.ask}")
 
-setup.sync_widgets(base, name, url_sets)
+widgets.sync_widgets(base, name, url_sets)
 st.subheader("Remedies")
-widget_values = setup.toggle_grid(base)
+widget_values = widgets.toggle_grid(base)
 toggle_sets = toggles.overrides_from_widgets(base, widget_values)
 
 with st.expander("Advanced: any other recipe key", expanded=False):
     advanced_text = st.text_area(
         "One `key=value` per line (dotted recipe keys, e.g. `train.steps=500`, `seed=1`, `probes.budget=0.1`)",
-        key="advanced", height=120)
+        key="advanced",
+        height=120,
+    )
     st.caption("Keys: " + ", ".join(setup.ADVANCED_HINT))
 
 recipe, error = setup.resolve(base, toggle_sets, advanced_text)
 if error:
     st.error(f"**Invalid setup:** {error}")
 else:
-    setup.write_query(name, {**toggle_sets, **setup.advanced_sets(advanced_text)})
+    widgets.write_query(name, {**toggle_sets, **setup.advanced_sets(advanced_text)})
     changed = setup.describe_changes(toggle_sets)
     st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
     with st.expander("Resolved recipe (what will run)"):
@@ -61,26 +67,43 @@ else:
 st.subheader("Run it")
 variant_options = setup.variant_options(base, toggle_sets)
 c1, c2, c3 = st.columns([1, 2, 1])
-launch_clicked = c1.button("🚀 Launch", type="primary", disabled=error is not None, width="stretch",
-                           help="Start one run with the setup above and watch it live.")
-chosen = c2.multiselect("Variants to compare against the baseline", list(variant_options),
-                        default=list(variant_options)[: min(len(variant_options), 6)],
-                        disabled=error is not None, placeholder="Change a toggle, or pick the recipe's remedies")
-compare_clicked = c3.button("⚖️ Compare", disabled=error is not None or not chosen, width="stretch",
-                            help="Start the baseline (the recipe without your toggles) plus one run per variant, "
-                                 "same seed, and compare them side by side.")
+launch_clicked = c1.button(
+    "🚀 Launch",
+    type="primary",
+    disabled=error is not None,
+    width="stretch",
+    help="Start one run with the setup above and watch it live.",
+)
+chosen = c2.multiselect(
+    "Variants to compare against the baseline",
+    list(variant_options),
+    default=list(variant_options)[: min(len(variant_options), 6)],
+    disabled=error is not None,
+    placeholder="Change a toggle, or pick the recipe's remedies",
+)
+compare_clicked = c3.button(
+    "⚖️ Compare",
+    disabled=error is not None or not chosen,
+    width="stretch",
+    help="Start the baseline (the recipe without your toggles) plus one run per variant, "
+    "same seed, and compare them side by side.",
+)
 lesson_clicked = False
 if base.is_lesson:
-    lesson_clicked = st.button(f"🎓 Run lesson: baseline + {len(base.compare)} remedies", width="stretch",
-                               disabled=error is not None)
+    lesson_clicked = st.button(
+        f"🎓 Run lesson: baseline + {len(base.compare)} remedies", width="stretch", disabled=error is not None
+    )
 
 if error is None and launch_clicked:
-    run_id = runs.launch(store, recipe, name=setup.run_name(base, toggle_sets))
+    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, toggle_sets))
     ui.go(ui.LIVE, run=run_id)
 if error is None and (compare_clicked or lesson_clicked):
     baseline = setup.baseline_of(base, advanced_text)
-    picked_variants = ([(v.label, dict(v.set)) for v in base.compare] if lesson_clicked
-                       else [(label, variant_options[label]) for label in chosen])
+    picked_variants = (
+        [(v.label, dict(v.set)) for v in base.compare]
+        if lesson_clicked
+        else [(label, variant_options[label]) for label in chosen]
+    )
     try:
         group = compare.launch_group(store, baseline, [("baseline", {})] + picked_variants)
     except RecipeError as exc:

@@ -1,18 +1,21 @@
 """Live run: status, curves, gradient flow, update ratios, activations and findings, refreshed each second.
 
-Only new rows are read on each refresh (``app.data.RunFeed``); the page body is
+Only new rows are read on each refresh (``app.logic.live.RunFeed``); the page body is
 an ``st.fragment`` that re-runs itself while the run is queued or running.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from app import data, ui
+from app import ui
 from app.components import bars, curves, heatmaps, samples
-from engine import runs
-from engine.errors import RecipeError, StoreError
-from engine.recipe import Recipe
+from app.logic import common
+from app.logic import live as data
+from engine.config.errors import RecipeError, StoreError
+from engine.config.recipe import Recipe
+from engine.control import lifecycle
 
 store = ui.store()
 P = ui.presentation()
@@ -40,7 +43,7 @@ try:
 except StoreError as exc:
     st.error(f"This run is gone: {exc}")
     st.stop()
-live_at_start = data.is_live(feed.status)
+live_at_start = common.is_live(feed.status)
 
 
 def header() -> None:
@@ -48,31 +51,35 @@ def header() -> None:
     total = run.get("total_steps") or 0
     step = run.get("step") or 0
     c = st.columns([1.3, 1, 1, 1, 1])
-    c[0].metric("Status", data.badge(feed.status))
+    c[0].metric("Status", common.badge(feed.status))
     c[1].metric(f"Step (of {total:,})" if total else "Step", f"{step:,}")
     c[2].metric("Device", run.get("device") or "–")
     speed = feed.latest("samples_per_s")
     c[3].metric("Samples / s", f"{speed:,.0f}" if speed else "–")
     acc, mse = feed.latest("val_accuracy"), feed.latest("val_mse")
-    c[4].metric("Val accuracy" if mse is None else "Val MSE",
-                f"{acc:.1%}" if acc is not None else (f"{mse:.4g}" if mse is not None else "–"))
+    c[4].metric(
+        "Val accuracy" if mse is None else "Val MSE",
+        f"{acc:.1%}" if acc is not None else (f"{mse:.4g}" if mse is not None else "–"),
+    )
     if total:
         st.progress(min(step / total, 1.0))
     if run.get("error"):
         st.error(f"**{feed.status}:** {run['error']}")
+        if feed.status in ("failed", "crashed"):
+            st.caption(f"Worker log: `{ui.worker_log(feed.run_id)}`")
     st.caption("⏱️ " + data.probe_meter(feed.schedule, feed.latest("probe_overhead")))
 
 
 def controls() -> None:
     c1, c2, _ = st.columns([1, 1, 4])
-    c1, c2 = (c1, c2) if data.is_live(feed.status) or feed.status in ("stopped", "crashed") else (c2, c1)
-    if data.is_live(feed.status):
+    c1, c2 = (c1, c2) if common.is_live(feed.status) or feed.status in ("stopped", "crashed") else (c2, c1)
+    if common.is_live(feed.status):
         if c1.button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):
-            runs.stop(store, run_id)
+            lifecycle.stop(store, run_id)
             st.toast("Stop requested: the run saves a checkpoint and ends.")
     elif feed.status in ("stopped", "crashed"):
         if c1.button("▶️ Resume", key=f"resume:{run_id}"):
-            runs.resume(store, run_id)
+            lifecycle.resume(store, run_id)
             st.rerun()
     if c2.button("⚖️ Compare…", key=f"cmp:{run_id}"):
         ui.go(ui.COMPARE, runs=[run_id])
@@ -84,10 +91,17 @@ def small_charts() -> list:
     extra = [figs.get("other")]
     if feed.samples:
         p = feed.samples["payload"]
-        extra.append(samples.samples_scatter(np.asarray(p.get("real", [])), np.asarray(p.get("fake", [])),
-                                             step=feed.samples.get("step"), presentation=P))
-    return [f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure())
-            if f is not None]
+        extra.append(
+            samples.samples_scatter(
+                np.asarray(p.get("real", [])),
+                np.asarray(p.get("fake", [])),
+                step=feed.samples.get("step"),
+                presentation=P,
+            )
+        )
+    return [
+        f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure()) if f is not None
+    ]
 
 
 def charts() -> None:
@@ -99,15 +113,20 @@ def charts() -> None:
     # Two charts a row on a screen; one in presentation mode, whose larger fonts need the width.
     per_row = 1 if P else 2
     for i in range(0, len(shown), per_row):
-        for col, fig in zip(st.columns(per_row), shown[i:i + per_row]):
+        for col, fig in zip(st.columns(per_row), shown[i : i + per_row]):
             with col:
                 ui.plot(fig)
 
     grads = feed.matrices["grad_norm"]
     if grads.empty:
         return
-    ui.plot(ui.memo(f"live:{run_id}:flow", version, lambda: heatmaps.gradient_flow_heatmap(
-        grads.steps, grads.names, grads.values, presentation=P)))
+    ui.plot(
+        ui.memo(
+            f"live:{run_id}:flow",
+            version,
+            lambda: heatmaps.gradient_flow_heatmap(grads.steps, grads.names, grads.values, presentation=P),
+        )
+    )
     left, right = st.columns(2)
     with left:
         follow = st.toggle("Follow the latest step", value=True, key=f"follow:{run_id}")
@@ -118,14 +137,26 @@ def charts() -> None:
             lo, hi = st.session_state.get(f"frozen:{run_id}", (int(grads.steps[0]), int(grads.steps[-1])))
             pick = st.slider("Step", lo, max(hi, lo + 1), hi, key=f"step:{run_id}")
             idx = int(np.clip(np.searchsorted(grads.steps, pick, side="right") - 1, 0, len(grads.steps) - 1))
-        ui.plot(bars.layer_bar(grads.names, grads.values[idx], step=int(grads.steps[idx]),
-                               title="Gradient norm per layer",
-                               y_label="‖grad‖ (log scale)", presentation=P))
+        ui.plot(
+            bars.layer_bar(
+                grads.names,
+                grads.values[idx],
+                step=int(grads.steps[idx]),
+                title="Gradient norm per layer",
+                y_label="‖grad‖ (log scale)",
+                presentation=P,
+            )
+        )
     with right:
         upd = feed.matrices["update_ratio"]
         if not upd.empty:
-            ui.plot(ui.memo(f"live:{run_id}:upd", version, lambda: heatmaps.update_ratio_heatmap(
-                upd.steps, upd.names, upd.values, presentation=P)))
+            ui.plot(
+                ui.memo(
+                    f"live:{run_id}:upd",
+                    version,
+                    lambda: heatmaps.update_ratio_heatmap(upd.steps, upd.names, upd.values, presentation=P),
+                )
+            )
 
 
 def activations_figure():
@@ -136,8 +167,7 @@ def activations_figure():
     names = dead.names if not dead.empty else sat.names
     d = dead.values[-1] if not dead.empty else np.full(len(names), np.nan)
     s = sat.values[-1] if not sat.empty else np.full(len(names), np.nan)
-    return bars.activation_fractions(names, d, s, step=int((dead if not dead.empty else sat).steps[-1]),
-                                     presentation=P)
+    return bars.activation_fractions(names, d, s, step=int((dead if not dead.empty else sat).steps[-1]), presentation=P)
 
 
 def findings_panel() -> None:
@@ -154,7 +184,9 @@ def findings_panel() -> None:
         for j, remedy in enumerate(f.get("remedies") or []):
             c1, c2 = st.columns([4, 1])
             c1.markdown(f"💊 **{ui.remedy_label(remedy)}** — {remedy.get('why', '')}")
-            if c2.button("Apply", key=f"apply:{run_id}:{i}:{j}", help="Launch this remedy and compare it with this run"):
+            if c2.button(
+                "Apply", key=f"apply:{run_id}:{i}:{j}", help="Launch this remedy and compare it with this run"
+            ):
                 apply(remedy)
 
 
@@ -166,7 +198,7 @@ def apply(remedy: dict) -> None:
         st.error(f"This remedy cannot be applied: {exc}")
         return
     base_name = feed.run.get("name") or feed.run.get("recipe_name") or run_id
-    new_id = runs.launch(store, recipe, name=f"{base_name} + {remedy.get('name', 'remedy')}"[:80])
+    new_id = lifecycle.launch(store, recipe, name=f"{base_name} + {remedy.get('name', 'remedy')}"[:80])
     ui.go(ui.COMPARE, runs=[run_id, new_id])
 
 
@@ -181,7 +213,7 @@ def body() -> None:
     controls()
     charts()
     findings_panel()
-    if live_at_start and not data.is_live(feed.status):
+    if live_at_start and not common.is_live(feed.status):
         st.rerun()  # the run ended: redraw once without the timer
 
 

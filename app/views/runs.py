@@ -1,12 +1,15 @@
 """Runs: the history. Filter, open, compare, delete (with confirmation), download CSV or Parquet."""
+
 from __future__ import annotations
 
 import streamlit as st
 
-from app import data, history, ui
-from engine import runs
-from engine.errors import StoreError
-from engine.store import STATUSES
+from app import ui
+from app.logic import common
+from app.logic import runs as history
+from engine.config.errors import StoreError
+from engine.config.names import STATUSES
+from engine.control import lifecycle
 
 store = ui.store()
 st.title("Run history")
@@ -27,9 +30,16 @@ page = st.number_input(f"Page (of {pages}; {total:,} runs)", 1, pages, 1) if pag
 table = history.page(store, page_size=page_size, page=page, **filters)
 
 picked = st.dataframe(
-    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="history",
-    column_config={"id": st.column_config.TextColumn("id", width="small"),
-                   "problem": st.column_config.TextColumn("error or finding", width="large")},
+    table,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="multi-row",
+    key="history",
+    column_config={
+        "id": st.column_config.TextColumn("id", width="small"),
+        "problem": st.column_config.TextColumn("error or finding", width="large"),
+    },
 )
 rows = picked.selection.rows if picked is not None else []
 chosen = table.iloc[rows]["id"].tolist() if rows else []
@@ -53,11 +63,13 @@ if len(chosen) == 1:
 else:
     c.caption("Download one run at a time.")
 with d.popover("🗑️ Delete…", width="stretch"):
-    live = [r for r in chosen if data.is_live(store.get_run(r)["status"])]
-    st.warning(f"Delete {len(chosen)} run(s) and all their metrics? This cannot be undone."
-               + (f" {len(live)} still running will be stopped first." if live else ""))
+    live = [r for r in chosen if common.is_live(store.get_run(r)["status"])]
+    st.warning(
+        f"Delete {len(chosen)} run(s) and all their metrics? This cannot be undone."
+        + (f" {len(live)} still running will be stopped first." if live else "")
+    )
     if st.button("Yes, delete", type="primary", key="confirm_delete"):
         for rid in chosen:
-            runs.delete(store, rid)
+            lifecycle.delete(store, rid)
         st.toast(f"Deleted {len(chosen)} run(s).")
         st.rerun()

@@ -7,17 +7,18 @@ stratified train/val split, ``train_limit``, and standardisation fit on the
 training part alone, so that nothing about the validation rows leaks into
 training.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
+from engine.config.errors import DataError, RecipeError, format_errors
+from engine.config.names import DATASETS
 from engine.datasets.base import Dataset, Raw
-from engine.errors import DataError, RecipeError
-from engine.names import DATASETS
 
-__all__ = ["Dataset", "Raw", "prepare", "describe"]
+__all__ = ["Dataset", "Raw", "check_params", "describe", "kind", "prepare"]
 
 # Below this a std is treated as zero: a constant column stays constant
 # (centred at 0) instead of being blown up by a division by ~0.
@@ -27,13 +28,13 @@ _EPS = 1e-8
 def prepare(spec: Any, seed: int) -> Dataset:
     """Load, split, limit and standardise the dataset a ``DataSpec`` names.
 
-    ``spec`` is an :class:`engine.recipe.DataSpec` (anything with ``name``,
+    ``spec`` is an :class:`engine.config.recipe.DataSpec` (anything with ``name``,
     ``val_fraction``, ``train_limit`` and ``params`` works). The same
     ``seed`` always gives identical arrays. Raises :class:`DataError` for
     data that cannot be used.
     """
     module = DATASETS.module(spec.name)
-    params = _checked_params(module, spec.name, dict(spec.params or {}))
+    params = check_params(spec.name, dict(spec.params or {}))
     raw = module.load(params, seed)
     _check_raw(raw, spec.name)
     n = len(raw.y)
@@ -85,7 +86,7 @@ def describe(name: str) -> str:
     """One line about a dataset: its docstring, kind and default params."""
     module = DATASETS.module(name)
     doc = (module.__doc__ or "").strip().split("\n")[0]
-    text = f"{name} ({getattr(module, 'KIND', 'tabular')}): {doc}"
+    text = f"{name} ({kind(name)}): {doc}"
     schema = getattr(module, "Params", None)
     if schema is not None:
         fields = []
@@ -98,22 +99,29 @@ def describe(name: str) -> str:
 # --- steps -------------------------------------------------------------------
 
 
-def _checked_params(module: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
-    # The recipe has validated these already; validating again (idempotent)
-    # lets callers pass a bare spec and guarantees load() sees every default.
-    schema = getattr(module, "Params", None)
+def kind(name: str) -> str:
+    """The dataset's kind, "tabular", "image" or "sequence", as its module declares it (``KIND``)."""
+    return str(DATASETS.module(name).KIND)
+
+
+def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``data.params`` validated against the dataset's ``Params``, with every default filled in.
+
+    The one check of a dataset's params: the recipe calls it when it loads, and
+    :func:`prepare` again (it is idempotent), so a bare spec works too. A
+    refusal names each ``data.params.<key>`` at fault.
+    """
+    from pydantic import ValidationError
+
+    schema = getattr(DATASETS.module(name), "Params", None)  # optional: a dataset may take no params
     if schema is None:
         if params:
             raise RecipeError(f"data.params: dataset {name!r} takes no params (got {sorted(params)})")
         return {}
-    from pydantic import ValidationError
-
     try:
         return schema.model_validate(params).model_dump()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RecipeError(f"data.params.{where}: {first['msg']}") from None
+        raise RecipeError(format_errors(exc, prefix="data.params", root=schema)) from None
 
 
 def _check_raw(raw: Raw, name: str) -> None:

@@ -1,12 +1,13 @@
 """The adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers of a long sequence."""
+
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "sequence"
+KIND: Kind = "sequence"
 MAX_VALUES = 50_000_000  # n_samples × seq_len × channels: 200 MB as float32
 
 
@@ -17,7 +18,7 @@ class Params(BaseModel):
     n_samples: int = Field(2000, ge=20, le=1_000_000)
 
     @model_validator(mode="after")
-    def _fits_in_memory(self) -> "Params":
+    def _fits_in_memory(self) -> Params:
         if self.n_samples * self.seq_len * 2 > MAX_VALUES:
             size = self.n_samples * self.seq_len
             raise ValueError(f"n_samples × seq_len = {size:,} is too large; keep it under {MAX_VALUES // 2:,}")

@@ -10,10 +10,11 @@ A dataset module (``engine/datasets/<name>.py``) is torch-free and defines:
 :func:`engine.datasets.prepare` turns a ``Raw`` into a :class:`Dataset`
 (seeded, stratified split; ``train_limit``; standardisation fit on train).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Raw:
     y: np.ndarray
     task: Task
     kind: Kind
-    n_classes: Optional[int] = None
+    n_classes: int | None = None
     feature_names: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     description: str = ""
@@ -54,7 +55,7 @@ class Dataset:
     task: Task
     kind: Kind
     input_shape: tuple[int, ...]
-    n_classes: Optional[int]  # classification only
+    n_classes: int | None  # classification only
     target_len: int = 1  # >1 when each sample has several labelled positions
     out_dim: int = 1  # regression outputs per sample
     feature_names: tuple[str, ...] = ()
@@ -66,11 +67,12 @@ class Dataset:
     def n_outputs(self) -> int:
         """Width of the model's final layer."""
         if self.task == "classification":
+            assert self.n_classes is not None, "a classification dataset knows its classes"
             return int(self.n_classes) * self.target_len
         return self.out_dim
 
     @property
-    def chance_accuracy(self) -> Optional[float]:
+    def chance_accuracy(self) -> float | None:
         """Accuracy of always guessing the most common val class."""
         if self.task != "classification":
             return None

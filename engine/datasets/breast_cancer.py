@@ -1,11 +1,12 @@
 """Breast cancer Wisconsin (diagnostic): 569 tumours, 30 features, malignant or benign."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "tabular"
+KIND: Kind = "tabular"
 
 
 def load(params: dict, seed: int) -> Raw:

@@ -1,12 +1,13 @@
 """A small circle inside a large one in 2-D: not separable by any straight line (scikit-learn generator)."""
+
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "tabular"
+KIND: Kind = "tabular"
 
 
 class Params(BaseModel):

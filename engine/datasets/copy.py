@@ -1,12 +1,13 @@
 """Copy memory: read k symbols, wait through a blank stretch, then recall all k in order."""
+
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "sequence"
+KIND: Kind = "sequence"
 MAX_VALUES = 50_000_000  # n_samples × steps × channels: 200 MB as float32
 
 
@@ -19,7 +20,7 @@ class Params(BaseModel):
     n_samples: int = Field(2000, ge=20, le=1_000_000)
 
     @model_validator(mode="after")
-    def _fits_in_memory(self) -> "Params":
+    def _fits_in_memory(self) -> Params:
         size = self.n_samples * (self.k + self.seq_len + 1) * (self.n_symbols + 2)
         if size > MAX_VALUES:
             raise ValueError(f"n_samples × steps × channels = {size:,} is too large; keep it under {MAX_VALUES:,}")

@@ -1,16 +1,16 @@
 """Your own CSV file: numeric feature columns and one target column (class labels or numbers)."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.datasets.base import Raw
-from engine.errors import DataError
+from engine.config.errors import DataError
+from engine.datasets.base import Kind, Raw
 
-KIND = "tabular"
+KIND: Kind = "tabular"
 MAX_BYTES = 200 * 1024 * 1024
 MIN_ROWS = 20
 # An integer-valued numeric target with at most this many distinct values is
@@ -24,7 +24,7 @@ class Params(BaseModel):
 
     path: str = Field(min_length=1, description="CSV file; relative paths are tried from here, then the project root")
     target: str = Field(min_length=1, description="name of the column to predict")
-    max_rows: Optional[int] = Field(None, ge=MIN_ROWS, description="keep a seeded random subset of this many rows")
+    max_rows: int | None = Field(None, ge=MIN_ROWS, description="keep a seeded random subset of this many rows")
 
 
 def load(params: dict, seed: int) -> Raw:

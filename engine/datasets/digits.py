@@ -1,11 +1,12 @@
 """Handwritten digits: 1,797 grey 8×8 images of 0–9 (UCI, bundled with scikit-learn)."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "image"
+KIND: Kind = "image"
 
 
 def load(params: dict, seed: int) -> Raw:

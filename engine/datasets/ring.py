@@ -1,12 +1,13 @@
 """Eight Gaussian blobs on a circle: the classic 2-D target for a GAN (labels: which blob)."""
+
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "tabular"
+KIND: Kind = "tabular"
 
 
 class Params(BaseModel):
@@ -35,7 +36,7 @@ def load(params: dict, seed: int) -> Raw:
         feature_names=("x1", "x2"),
         class_names=tuple(f"blob {i}" for i in range(k)),
         description=f"Ring: {n} points from {k} Gaussian blobs (std {params['std']}) on a circle of radius "
-                    f"{params['radius']}.",
+        f"{params['radius']}.",
         # Keep the circle round and the blobs where the lesson says they are.
         standardize="none",
     )

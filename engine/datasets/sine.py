@@ -1,12 +1,13 @@
 """Noisy sine waves: from a window of seq_len values, predict the next (clean) value."""
+
 from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "sequence"
+KIND: Kind = "sequence"
 MAX_VALUES = 50_000_000
 
 
@@ -19,7 +20,7 @@ class Params(BaseModel):
     period: float = Field(25.0, ge=2.0, le=10_000.0, description="steps per cycle")
 
     @model_validator(mode="after")
-    def _fits_in_memory(self) -> "Params":
+    def _fits_in_memory(self) -> Params:
         if self.n_samples * self.seq_len > MAX_VALUES:
             raise ValueError(f"n_samples × seq_len is too large; keep it under {MAX_VALUES:,}")
         return self

@@ -1,11 +1,12 @@
 """Wine recognition: 178 wines from three cultivars, 13 chemical measurements (UCI)."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from engine.datasets.base import Raw
+from engine.datasets.base import Kind, Raw
 
-KIND = "tabular"
+KIND: Kind = "tabular"
 
 
 def load(params: dict, seed: int) -> Raw:

@@ -1,53 +1,94 @@
 """Architecture registry: ``engine/models/<arch>.py`` is ``model.arch: <arch>``.
 
 Each architecture module defines ``build(spec, data) -> ClinicModel`` and
-raises :class:`~engine.errors.RecipeError` (naming the dotted key) for
-combinations it cannot honour. Adding an architecture means adding one file.
+declares what it can honour as module-level constants, which the torch-free
+side reads from the file without importing it (see :class:`Capabilities`)::
 
-This package must stay importable without torch: ``engine.names`` imports it
-to list the architectures for torch-free recipe validation.
+    DATA_KINDS = ("image",)          # the data kinds it accepts; leave out for every kind
+    RESIDUAL = True                  # honours model.residual
+    NORMS = ("none", "batch", "layer")  # the model.norm values it honours
+    NEEDS = "image data"             # optional: how a refusal describes the data it needs
+    TRY_DATA = "digits"              # optional: datasets a refusal suggests
+
+A recipe asking for something the architecture does not declare is refused
+at load time, naming the dotted key; ``build`` still checks the exact shapes.
+Adding an architecture means adding one file.
+
+This package must stay importable without torch: the recipe lists and reads
+the architectures for torch-free validation.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.config.errors import RecipeError
+from engine.config.names import ARCHITECTURES
+
 if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
     from engine.datasets.base import Dataset
     from engine.models.base import ClinicModel
-    from engine.recipe import ModelSpec
+
+ALL_KINDS = ("tabular", "image", "sequence")
+ALL_NORMS = ("none", "batch", "layer")
 
 
-#: Data kinds an architecture accepts, where it does not take every kind.
-#: Torch-free, so that a recipe is refused at load time (``model.arch``),
-#: before anything is launched; each ``build`` still checks the exact shape.
-DATA_KINDS: dict[str, tuple[str, ...]] = {
-    "cnn": ("image",),
-    "transformer": ("sequence", "image"),
-    "gan": ("tabular",),
-}
+@dataclass(frozen=True)
+class Capabilities:
+    """What one architecture accepts and honours, as its file declares it."""
 
+    arch: str
+    data_kinds: tuple[str, ...] = ALL_KINDS
+    residual: bool = False
+    norms: tuple[str, ...] = ("none",)
+    needs: str = ""
+    try_data: str = ""
 
-def data_kind_error(arch: str, dataset: str, kind: str) -> str | None:
-    """The refusal for ``arch`` on a dataset of ``kind``, or None when it fits."""
-    kinds = DATA_KINDS.get(arch)
-    if kinds is None or kind in kinds:
+    def data_kind_error(self, dataset: str, kind: str) -> str | None:
+        """The refusal for a dataset of ``kind``, or None when it fits."""
+        if kind in self.data_kinds:
+            return None
+        needs = self.needs or f"{' or '.join(self.data_kinds)} data"
+        return f"model.arch: {self.arch} needs {needs}, and dataset {dataset!r} is {kind}" + (
+            f"; try data.name: {self.try_data}" if self.try_data else ""
+        )
+
+    def spec_error(self, spec: ModelSpec) -> str | None:
+        """The refusal for a ``model.residual`` or ``model.norm`` this architecture cannot honour, or None."""
+        if spec.residual and not self.residual:
+            return f"model.residual: not available for {self.arch}; set model.residual: false"
+        if spec.norm not in self.norms:
+            return f"model.norm: {spec.norm} norm is not available for {self.arch}; use {' or '.join(self.norms)}"
         return None
-    needs = {"gan": "2-D points (tabular data with 2 features)"}.get(arch, f"{' or '.join(kinds)} data")
-    hint = {"cnn": "digits", "transformer": "adding, copy or sine", "gan": "ring, moons, circles or spirals"}
-    return (f"model.arch: {arch} needs {needs}, and dataset {dataset!r} is {kind}"
-            + (f"; try data.name: {hint[arch]}" if arch in hint else ""))
 
 
-def build_model(spec: "ModelSpec", data: "Dataset") -> "ClinicModel":
+def capabilities(arch: str) -> Capabilities:
+    """The declared capabilities of ``arch``, read without importing its module (or torch)."""
+    c = ARCHITECTURES.constants(arch)
+    return Capabilities(
+        arch=arch,
+        data_kinds=tuple(c.get("DATA_KINDS", ALL_KINDS)),
+        residual=bool(c.get("RESIDUAL", False)),
+        norms=tuple(c.get("NORMS", ("none",))),
+        needs=str(c.get("NEEDS", "")),
+        try_data=str(c.get("TRY_DATA", "")),
+    )
+
+
+def build_model(spec: ModelSpec, data: Dataset) -> ClinicModel:
     """Build ``spec.arch`` for ``data`` and initialise its weights with ``spec.init``."""
-    from engine.errors import RecipeError
-    from engine.inits import apply_init
-    from engine.names import ARCHITECTURES
+    from engine.training.inits import apply_init
 
     try:
         module = ARCHITECTURES.module(spec.arch)
     except KeyError as exc:
         raise RecipeError(f"model.arch: {exc.args[0]}") from None
+    caps = capabilities(spec.arch)
+    error = caps.data_kind_error(data.extras.get("name", "this dataset"), data.kind) or caps.spec_error(spec)
+    if error:
+        raise RecipeError(error)
     model = module.build(spec, data)
     # The model's own activation, not spec.activation: LSTM/GRU ignore the
     # latter, and a relu gain would oversize their tanh-gated weights.

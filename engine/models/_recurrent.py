@@ -11,14 +11,21 @@ residual connections are refused. ``rnn`` takes ``model.activation`` tanh or
 relu; ``lstm`` and ``gru`` ignore ``model.activation`` (their gates are
 fixed sigmoid/tanh).
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 
-from engine import activations
-from engine.errors import RecipeError
+from engine.config.errors import RecipeError
 from engine.models.base import ClinicModel, make_norm, sequence_shape, to_sequence
+from engine.training import activations
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _RNN_ACTIVATIONS = ("tanh", "relu")
@@ -78,12 +85,8 @@ class Recurrent(ClinicModel):
         return [(self.cell, self.recurrent, activations.get(self.spec.activation).family)]
 
 
-def build(cell: str, spec, data) -> Recurrent:
-    """A recurrent model of type ``cell``; refuses knobs it cannot honour."""
-    if spec.norm == "batch":
-        raise RecipeError(f"model.norm: batch norm is not available for {cell}; use none or layer")
-    if spec.residual:
-        raise RecipeError(f"model.residual: not available for {cell}; set model.residual: false")
+def build(cell: str, spec: ModelSpec, data: Dataset) -> Recurrent:
+    """A recurrent model of type ``cell`` (norm and residual were checked against its declaration)."""
     if cell == "rnn" and spec.activation not in _RNN_ACTIVATIONS:
         raise RecipeError(
             f"model.activation: rnn supports {' or '.join(_RNN_ACTIVATIONS)} (got {spec.activation}); "

@@ -19,20 +19,30 @@ its reconstruction error against the normal validation samples:
   95th percentile of the error on normal *training* samples, the share of
   anomalies flagged and of normal validation samples flagged.
 """
+
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from engine.errors import RecipeError
+from engine.config.errors import RecipeError
 from engine.models.base import ClinicModel, dense_blocks
-from engine import activations
+from engine.training import activations
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
 
 #: The threshold is this quantile of the reconstruction error on normal training data.
 THRESHOLD_QUANTILE = 0.95
+
+# What this architecture accepts and honours (engine.models.Capabilities).
+RESIDUAL = True
+NORMS = ("none", "batch", "layer")
 
 
 class Autoencoder(ClinicModel):
@@ -68,8 +78,9 @@ class Autoencoder(ClinicModel):
 
     def activation_layers(self) -> list[tuple[str, nn.Module, str]]:
         family = activations.get(self.spec.activation).family
-        return ([(f"encoder.{i}", b.act, family) for i, b in enumerate(self.encoder)]
-                + [(f"decoder.{i}", b.act, family) for i, b in enumerate(self.decoder)])
+        return [(f"encoder.{i}", b.act, family) for i, b in enumerate(self.encoder)] + [
+            (f"decoder.{i}", b.act, family) for i, b in enumerate(self.decoder)
+        ]
 
     # --- objective and metrics ------------------------------------------------
 
@@ -97,8 +108,11 @@ class Autoencoder(ClinicModel):
         yv, yt = yv.cpu().numpy(), yt.cpu().numpy()
         normal_val, normal_train = ev[yv != k], et[yt != k]
         anomalies = np.concatenate([ev[yv == k], et[yt == k]])
-        out = {"val_loss": float(normal_val.mean()), "val_mse": float(normal_val.mean()),
-               "train_eval_loss": float(normal_train.mean())}
+        out = {
+            "val_loss": float(normal_val.mean()),
+            "val_mse": float(normal_val.mean()),
+            "train_eval_loss": float(normal_train.mean()),
+        }
         if len(anomalies) and len(normal_val) and np.isfinite(ev).all() and np.isfinite(et).all():
             scores = np.concatenate([normal_val, anomalies])
             labels = np.concatenate([np.zeros(len(normal_val)), np.ones(len(anomalies))])
@@ -109,7 +123,7 @@ class Autoencoder(ClinicModel):
         return out
 
 
-def build(spec, data) -> Autoencoder:
+def build(spec: ModelSpec, data: Dataset) -> Autoencoder:
     """An autoencoder; it needs labelled data to know which samples are the anomalies."""
     if data.task != "classification" or data.target_len != 1 or (data.n_classes or 0) < 2:
         raise RecipeError(

@@ -8,18 +8,20 @@ The helpers below (:func:`make_norm`, :func:`to_sequence`, :class:`Block`,
 :class:`BlockStack`) exist so architecture files stay a few dozen lines and
 never copy each other.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn as nn
 
-from engine import activations
-from engine.errors import RecipeError
+from engine.config.errors import RecipeError
+from engine.training import activations
 
 if TYPE_CHECKING:
-    from engine.recipe import ModelSpec
+    from engine.config.recipe import ModelSpec
 
 
 class ClinicModel(nn.Module):
@@ -35,7 +37,7 @@ class ClinicModel(nn.Module):
     #: False where ``model.activation`` is ignored (LSTM and GRU gates are fixed).
     uses_activation = True
 
-    def __init__(self, spec: "ModelSpec"):
+    def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
 
@@ -52,17 +54,13 @@ class ClinicModel(nn.Module):
         ``.weight`` suffix stripped, which is input→output for any model
         that registers its layers in the order it applies them.
         """
-        return [
-            (name.removesuffix(".weight"), p)
-            for name, p in self.named_parameters()
-            if p.ndim >= 2
-        ]
+        return [(name.removesuffix(".weight"), p) for name, p in self.named_parameters() if p.ndim >= 2]
 
     def activation_layers(self) -> list[tuple[str, nn.Module, str]]:
         """``(name, module, family)`` for modules whose forward output is an activation.
 
         Probes hook these modules' outputs. ``family`` is
-        ``engine.activations.get(name).family`` ("relu" or "saturating").
+        ``engine.training.activations.get(name).family`` ("relu" or "saturating").
         Where a module returns a tuple (``nn.RNN`` returns ``(output, h_n)``),
         the hook reads element 0. The default exposes nothing: showing no
         activations beats showing misleading ones.
@@ -81,7 +79,7 @@ class ClinicModel(nn.Module):
     #: and ``AFTER_BACKWARD`` through ``trainer.emit`` (the probes listen to
     #: them), sets ``trainer.state.loss`` and steps ``trainer.state.optimizer``;
     #: the trainer then steps the LR schedule and fires ``AFTER_STEP``.
-    training_step = None
+    training_step: Callable[..., None] | None = None
 
     def objective(self, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, crit) -> torch.Tensor:
         """The training loss of one batch; supervised models compare ``out`` with ``y``."""
@@ -195,13 +193,15 @@ def dense_blocks(n_in: int, spec) -> nn.ModuleList:
     residual where the shapes allow): the body of the MLP, the autoencoder and the GAN."""
     blocks = []
     for _ in range(spec.depth):
-        blocks.append(Block(
-            nn.Linear(n_in, spec.width),
-            make_norm(spec.norm, spec.width),
-            make_activation(spec.activation),
-            nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
-            residual=spec.residual and n_in == spec.width,
-        ))
+        blocks.append(
+            Block(
+                nn.Linear(n_in, spec.width),
+                make_norm(spec.norm, spec.width),
+                make_activation(spec.activation),
+                nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity(),
+                residual=spec.residual and n_in == spec.width,
+            )
+        )
         n_in = spec.width
     return nn.ModuleList(blocks)
 
@@ -214,15 +214,17 @@ class BlockStack(ClinicModel):
     """
 
     stack_name = "layers"
+    head: nn.Linear
 
     @property
-    def blocks(self) -> nn.ModuleList:
-        return getattr(self, self.stack_name)
+    def blocks(self) -> list[Block]:
+        return list(getattr(self, self.stack_name))
 
     def param_layers(self) -> list[tuple[str, nn.Parameter]]:
         """``<stack_name>.0`` … ``<stack_name>.{depth-1}``, then ``head``."""
-        named = [(f"{self.stack_name}.{i}", b.layer.weight) for i, b in enumerate(self.blocks)]
-        return named + [("head", self.head.weight)]
+        named = [(f"{self.stack_name}.{i}", cast(nn.Parameter, b.layer.weight)) for i, b in enumerate(self.blocks)]
+        named.append(("head", cast(nn.Parameter, self.head.weight)))
+        return named
 
     def activation_layers(self) -> list[tuple[str, nn.Module, str]]:
         """Each block's activation module, named like its weight layer."""

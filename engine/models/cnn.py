@@ -6,13 +6,26 @@ block whose input and output shapes match computes ``x + block(x)``. A 2×2
 max-pool after the first block keeps it cheap; global average pooling feeds
 the ``head``.
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 
-from engine.errors import RecipeError
+from engine.config.errors import RecipeError
 from engine.models.base import Block, BlockStack, make_activation, make_norm
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
+
+# What this architecture accepts and honours (engine.models.Capabilities).
+DATA_KINDS = ("image",)
+RESIDUAL = True
+NORMS = ("none", "batch", "layer")
+TRY_DATA = "digits"
 
 
 class CNN(BlockStack):
@@ -50,9 +63,9 @@ class CNN(BlockStack):
         return self.head(x.mean(dim=(2, 3)))
 
 
-def build(spec, data) -> CNN:
+def build(spec: ModelSpec, data: Dataset) -> CNN:
     """A CNN; refuses data that is not images."""
-    if data.kind != "image" or len(data.input_shape) != 3:
+    if len(data.input_shape) != 3:
         raise RecipeError(
             f"model.arch: cnn needs image data (e.g. data.name: digits); "
             f"this dataset is {data.kind} with input shape {tuple(data.input_shape)}. "

@@ -29,16 +29,23 @@ points lying on the data; and a ``samples`` event
 ``{"real": [[x, y], ...], "fake": [[x, y], ...]}`` (500 points each) for
 the scatter plot. ``train.l1`` and ``train.amp`` are ignored.
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine import activations
-from engine.errors import RecipeError
-from engine.events import Event
+from engine.config.errors import RecipeError
 from engine.models.base import ClinicModel, dense_blocks
+from engine.training import activations
+from engine.training.events import Event
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
 
 NOISE_DIM = 8
 N_EVAL = 1000  # generated points per evaluation (fixed noise, so evaluations compare)
@@ -47,6 +54,13 @@ N_SHOWN = 500  # points per side in the samples event
 MMD_BANDWIDTHS = (0.02, 0.2, 2.0)
 #: A class is covered when its generated points reach this share of 1/classes.
 COVERAGE_SHARE = 0.2
+
+# What this architecture accepts and honours (engine.models.Capabilities).
+DATA_KINDS = ("tabular",)
+RESIDUAL = True
+NORMS = ("none", "layer")  # batch norm would mix real and fake samples in its statistics
+NEEDS = "2-D points (tabular data with 2 features)"
+TRY_DATA = "ring, moons, circles or spirals"
 
 
 class Player(nn.Module):
@@ -89,7 +103,7 @@ class GAN(ClinicModel):
 
     def sample(self, n: int) -> torch.Tensor:
         """``n`` generated points."""
-        return self.gen(torch.randn(n, NOISE_DIM, device=self.eval_noise.device))
+        return self.gen(torch.randn(n, NOISE_DIM, device=cast(torch.Tensor, self.eval_noise).device))
 
     def param_layers(self) -> list[tuple[str, nn.Parameter]]:
         named = []
@@ -101,8 +115,11 @@ class GAN(ClinicModel):
     def activation_layers(self) -> list[tuple[str, nn.Module, str]]:
         """Generator blocks, then discriminator blocks: the order they run in a step."""
         family = activations.get(self.spec.activation).family
-        return [(f"{who}.{i}", b.act, family)
-                for who, player in (("gen", self.gen), ("disc", self.disc)) for i, b in enumerate(player.layers)]
+        return [
+            (f"{who}.{i}", b.act, family)
+            for who, player in (("gen", self.gen), ("disc", self.disc))
+            for i, b in enumerate(player.layers)
+        ]
 
     # --- the two-player step ------------------------------------------------
 
@@ -115,15 +132,16 @@ class GAN(ClinicModel):
         # One discriminator pass over real and fake, so each hooked layer runs once before AFTER_FORWARD.
         logits = self.disc(torch.cat([x, fake.detach()]))
         ones, zeros = torch.ones_like(logits[:n]), torch.zeros_like(logits[:n])
-        d_loss = (F.binary_cross_entropy_with_logits(logits[:n], ones)
-                  + F.binary_cross_entropy_with_logits(logits[n:], zeros))
+        d_loss = F.binary_cross_entropy_with_logits(logits[:n], ones) + F.binary_cross_entropy_with_logits(
+            logits[n:], zeros
+        )
         trainer.emit(Event.AFTER_FORWARD)
 
         # 1. the discriminator's update
         opt.zero_grad(set_to_none=True)
         d_loss.backward(inputs=disc_params)
         clipping = trainer.recipe.train.clip_norm is not None or trainer.recipe.train.clip_value is not None
-        raw = [p.grad.clone() for p in disc_params] if clipping else None
+        raw = [cast(torch.Tensor, p.grad).clone() for p in disc_params] if clipping else None
         trainer.clip_gradients(disc_params)
         with torch.no_grad():
             before = [p.detach().clone() for p in disc_params]
@@ -164,8 +182,9 @@ class GAN(ClinicModel):
         out = {"val_loss": mmd, "val_mmd": mmd}
         if trainer.data.task == "classification" and labels.ndim == 1:
             out["mode_coverage"] = float(mode_coverage(fake, real, labels, int(trainer.data.n_classes)))
-        trainer.state.events.append((trainer.state.step, "samples", {
-            "real": _points(real[:N_SHOWN]), "fake": _points(fake[:N_SHOWN])}))
+        trainer.state.events.append(
+            (trainer.state.step, "samples", {"real": _points(real[:N_SHOWN]), "fake": _points(fake[:N_SHOWN])})
+        )
         return out
 
 
@@ -175,6 +194,7 @@ def _points(t: torch.Tensor) -> list[list[float]]:
 
 def mmd2(a: torch.Tensor, b: torch.Tensor, bandwidths=MMD_BANDWIDTHS) -> torch.Tensor:
     """Squared maximum mean discrepancy (biased estimate) with a sum of RBF kernels."""
+
     def k(u, v):
         d = torch.cdist(u, v).pow(2)
         return sum(torch.exp(-d / (2 * h)) for h in bandwidths)
@@ -182,8 +202,9 @@ def mmd2(a: torch.Tensor, b: torch.Tensor, bandwidths=MMD_BANDWIDTHS) -> torch.T
     return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
 
 
-def mode_coverage(fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor, n_classes: int,
-                  share: float = COVERAGE_SHARE) -> float:
+def mode_coverage(
+    fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor, n_classes: int, share: float = COVERAGE_SHARE
+) -> float:
     """Share of classes that get at least ``share``/classes of the generated points lying on the data.
 
     A generated point lies on the data when its nearest real point is closer
@@ -202,14 +223,11 @@ def mode_coverage(fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor, 
     return float(covered.sum()) / max(int(present.sum()), 1)
 
 
-def build(spec, data) -> GAN:
-    """A GAN for 2-D points; refuses any other data and batch norm."""
-    if data.kind != "tabular" or tuple(data.input_shape) != (2,):
+def build(spec: ModelSpec, data: Dataset) -> GAN:
+    """A GAN for 2-D points; refuses tabular data of any other width."""
+    if tuple(data.input_shape) != (2,):
         raise RecipeError(
             f"model.arch: gan learns a 2-D distribution (data.name: ring, moons, circles or spirals); "
             f"this dataset is {data.kind} with input shape {tuple(data.input_shape)}"
         )
-    if spec.norm == "batch":
-        raise RecipeError("model.norm: batch norm is not available for gan (it would mix real and fake "
-                          "samples in one batch); use none or layer")
     return GAN(spec, data)

@@ -4,14 +4,24 @@
 ``Linear → norm → activation → dropout``; with ``model.residual`` every block
 whose input and output widths match computes ``x + block(x)``.
 """
+
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 
 from engine.models.base import BlockStack, dense_blocks
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
+
+# What this architecture accepts and honours (engine.models.Capabilities).
+RESIDUAL = True
+NORMS = ("none", "batch", "layer")
 
 
 class MLP(BlockStack):
@@ -32,6 +42,6 @@ class MLP(BlockStack):
         return self.head(x)
 
 
-def build(spec, data) -> MLP:
+def build(spec: ModelSpec, data: Dataset) -> MLP:
     """An MLP for any data kind (images and sequences are flattened)."""
     return MLP(spec, data)

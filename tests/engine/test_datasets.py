@@ -1,13 +1,14 @@
 """Datasets: every registered dataset prepares, splits are seeded and fair, bad CSVs are refused clearly."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine.config.errors import DataError, RecipeError
+from engine.config.names import DATASETS
+from engine.config.recipe import DataSpec, load_recipe
 from engine.datasets import describe, prepare
-from engine.errors import DataError, RecipeError
-from engine.names import DATASETS
-from engine.recipe import DataSpec, load_recipe
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "sample_data" / "penguins.csv"
 
@@ -190,8 +191,19 @@ def test_csv_max_rows_keeps_a_random_subset(tmp_path):
         ("label\n" + "\n".join("ab"[i % 2] for i in range(30)), "at least one feature column"),
         ("f1,f2,label\n" + good_rows() + "\ninf,0.1,a", "infinite values in column(s) f1"),
     ],
-    ids=["empty", "header-only", "few-rows", "non-numeric", "missing-cells", "ragged", "lonely-class",
-         "one-class", "no-target", "no-features", "infinite"],
+    ids=[
+        "empty",
+        "header-only",
+        "few-rows",
+        "non-numeric",
+        "missing-cells",
+        "ragged",
+        "lonely-class",
+        "one-class",
+        "no-target",
+        "no-features",
+        "infinite",
+    ],
 )
 def test_bad_csv_is_refused_with_one_clear_message(tmp_path, content, expected):
     message = csv_refusal(write_csv(tmp_path, content))
@@ -238,14 +250,15 @@ def test_recipe_validates_dataset_params():
         load_recipe(None, {"data.name": "adding", "data.params": {"seq_len": 1000, "n_samples": 1_000_000}})
 
 
-def test_dataset_modules_import_without_torch_sklearn_or_pandas():
+def test_dataset_modules_import_scikit_learn_and_pandas_only_when_they_load_data():
+    """Listing and describing datasets stays fast (the torch line itself: tests/test_layering.py)."""
     import subprocess
     import sys
 
     code = (
-        "import sys\nfrom engine.names import DATASETS\nfrom engine.datasets import describe\n"
+        "import sys\nfrom engine.config.names import DATASETS\nfrom engine.datasets import describe\n"
         "for n in DATASETS.names(): DATASETS.module(n); describe(n)\n"
-        "print(sorted(m for m in ('torch', 'sklearn', 'pandas') if m in sys.modules))"
+        "print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,16 +1,18 @@
 """Diagnosis on real runs: each finding fires where it should, its top remedy clears it,
 and healthy runs raise no alarm. Plus synthetic tables for the edge cases."""
+
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine import session
-from engine.diagnose import diagnose, load_rules
-from engine.recipe import load_recipe
-from engine.rules.base import RunMetrics
+from engine.config.recipe import load_recipe
+from engine.control.lessons import fixed_probes
+from engine.diagnosis.diagnose import diagnose, load_rules
+from engine.diagnosis.metrics import RunMetrics
 from engine.store import Store
+from engine.training import session
 
 #: code -> (recipe, overrides) of a run built to show it. Its top remedy must clear it.
 SHOWCASES = {
@@ -20,27 +22,27 @@ SHOWCASES = {
     "exploding_gradients": ("exploding-residual", []),
     "non_finite": ("exploding-residual", []),
     "dead_units": ("healthy-mlp", ["model.depth=4", "train.optimizer=sgd", "train.lr=0.8", "train.steps=600"]),
-    "saturated_units": ("healthy-mlp", ["model.depth=4", "model.activation=tanh", "model.init=normal",
-                                        "model.init_std=1.0", "train.steps=600"]),
+    "saturated_units": (
+        "healthy-mlp",
+        ["model.depth=4", "model.activation=tanh", "model.init=normal", "model.init_std=1.0", "train.steps=600"],
+    ),
     "overfitting": ("healthy-mlp", ["model.width=256", "data.train_limit=150", "train.steps=1500"]),
     "unstable_loss": ("healthy-mlp", ["train.lr=0.03", "train.steps=1000"]),
 }
 HEALTHY = {
     "mlp": ("healthy-mlp", []),
     "cnn": ("healthy-mlp", ["model.arch=cnn", "model.depth=3", "model.width=16"]),
-    "lstm": ("healthy-mlp", ["model.arch=lstm", "data.name=adding", "model.depth=1", "data.params.seq_len=20",
-                             "train.steps=1000"]),
+    "lstm": (
+        "healthy-mlp",
+        ["model.arch=lstm", "data.name=adding", "model.depth=1", "data.params.seq_len=20", "train.steps=1000"],
+    ),
 }
 
 
-#: Fixed probe intervals: the budget planner picks intervals from measured
-#: timings, which vary with machine load; tests must not.
-FIXED = ["probes.intervals={grad_norm: 5, grad_max_abs: 5, nonfinite: 5, weight_norm: 5, update_ratio: 10, "
-         "act_mean: 10, act_std: 10, dead_fraction: 10, saturated_fraction: 10}"]
-
-
 def findings_of(tmp_path, name, overrides):
-    recipe = load_recipe(name, FIXED + list(overrides))
+    # Fixed probe intervals: the budget planner picks intervals from measured
+    # timings, which vary with machine load; tests must not.
+    recipe = load_recipe(name, list(overrides)).with_overrides(fixed_probes())
     store = Store(tmp_path)
     run_id = store.create_run(recipe.to_dict(), total_steps=recipe.train.steps)
     summary = session.train(store, run_id, session.prepare(recipe))
@@ -57,8 +59,11 @@ def test_each_finding_fires_on_its_showcase_and_its_top_remedy_clears_it(tmp_pat
     assert f["message"] and f["evidence"] and f["remedies"], f
     top = f["remedies"][0]["set"]
     fixed, after = findings_of(tmp_path / "fix", name, overrides + [f"{k}={json.dumps(v)}" for k, v in top.items()])
-    print(f"{code}: fires at step {f['first_step']} on {name} {overrides}; top remedy {top} -> "
-          f"{after['status']}, val_accuracy {summary['final'].get('val_accuracy')} -> {after['final'].get('val_accuracy')}")
+    print(
+        f"{code}: fires at step {f['first_step']} on {name} {overrides}; top remedy {top} -> "
+        f"{after['status']}, val_accuracy {summary['final'].get('val_accuracy')}"
+        f" -> {after['final'].get('val_accuracy')}"
+    )
     assert code not in fixed, (code, top, fixed.get(code))
 
 
@@ -81,7 +86,9 @@ def test_vanishing_evidence_names_layers_numbers_and_remedies(tmp_path):
 def test_exploding_remedies_include_clipping(tmp_path):
     found, summary = findings_of(tmp_path, "exploding-residual", [])
     assert summary["status"] == "diverged"
-    remedies = [r["set"] for code in ("exploding_gradients", "non_finite") if code in found for r in found[code]["remedies"]]
+    remedies = [
+        r["set"] for code in ("exploding_gradients", "non_finite") if code in found for r in found[code]["remedies"]
+    ]
     assert any("train.clip_norm" in r for r in remedies)
 
 
@@ -123,8 +130,8 @@ def test_a_single_layer_cannot_vanish():
 
 
 def test_thresholds_are_validated():
-    from engine.rules.dead_units import DeadUnits
-    from engine.rules.vanishing_gradients import VanishingGradients
+    from engine.diagnosis.rules.dead_units import DeadUnits
+    from engine.diagnosis.rules.vanishing_gradients import VanishingGradients
 
     with pytest.raises(ValueError, match="fraction"):
         DeadUnits(fraction=1.5)
@@ -133,7 +140,7 @@ def test_thresholds_are_validated():
 
 
 def test_every_code_has_a_rule():
-    from engine.findings import CODES
+    from engine.diagnosis.findings import CODES
 
     assert sorted(r.code for r in load_rules()) == sorted(CODES)
 

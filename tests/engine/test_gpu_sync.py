@@ -18,6 +18,7 @@ Step 1 is left unchecked: it pays for one-off library set-up (cuBLAS and
 cuDNN handles, optimizer state), which is not the engine's per-step work.
 Needs a CUDA device; skipped elsewhere.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,18 +26,20 @@ import math
 import pytest
 import torch
 
-from engine import names
-from engine.events import Callback, Event
-from engine.probing import ProbeManager
-from engine.recipe import load_recipe
-from engine.recorder import Recorder
-from engine.session import prepare
+from engine.config import names
+from engine.config.recipe import load_recipe
 from engine.store import Store
-from engine.trainer import Trainer
+from engine.training.events import Callback
+from engine.training.probing.manager import ProbeManager
+from engine.training.recorder import Recorder
+from engine.training.session import prepare
+from engine.training.trainer import Trainer
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch.cuda.is_available() is False)"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA device (torch.cuda.is_available() is False)"
+    ),
 ]
 
 
@@ -47,11 +50,13 @@ class SyncGuard(Callback):
         self.turn_on, self.first = on, first_checked_step
         self.checked: list[int] = []
 
-    def on(self, event, s) -> None:
-        if self.turn_on and event is Event.BEFORE_STEP and s.step >= self.first:
+    def before_step(self, s) -> None:
+        if self.turn_on and s.step >= self.first:
             torch.cuda.set_sync_debug_mode("error")
             self.checked.append(s.step)
-        elif not self.turn_on and event is Event.AFTER_STEP:
+
+    def after_step(self, s) -> None:
+        if not self.turn_on:
             torch.cuda.set_sync_debug_mode("default")
 
 
@@ -69,12 +74,32 @@ class CountFlushes(Recorder):
 
 
 WORKLOADS = {
-    "mlp": ["model.arch=mlp", "model.depth=4", "model.width=64", "data.name=digits", "train.optimizer=momentum",
-            "train.clip_norm=1.0", "train.schedule=cosine"],
-    "cnn": ["model.arch=cnn", "model.depth=3", "model.width=32", "model.residual=true", "model.norm=batch",
-            "data.name=digits", "train.optimizer=adam"],
-    "lstm": ["model.arch=lstm", "model.depth=1", "model.width=32", "data.name=adding", "data.params.seq_len=20",
-             "train.optimizer=adam"],
+    "mlp": [
+        "model.arch=mlp",
+        "model.depth=4",
+        "model.width=64",
+        "data.name=digits",
+        "train.optimizer=momentum",
+        "train.clip_norm=1.0",
+        "train.schedule=cosine",
+    ],
+    "cnn": [
+        "model.arch=cnn",
+        "model.depth=3",
+        "model.width=32",
+        "model.residual=true",
+        "model.norm=batch",
+        "data.name=digits",
+        "train.optimizer=adam",
+    ],
+    "lstm": [
+        "model.arch=lstm",
+        "model.depth=1",
+        "model.width=32",
+        "data.name=adding",
+        "data.params.seq_len=20",
+        "train.optimizer=adam",
+    ],
 }
 
 
@@ -83,8 +108,9 @@ WORKLOADS = {
 def test_steps_that_do_not_flush_do_not_sync(tmp_path, workload, probes):
     # 30 steps of batch 64 cross an epoch of digits, so a fresh shuffle is inside a checked step.
     steps, eval_every = 30, 15
-    recipe = load_recipe(None, WORKLOADS[workload] + [
-        "train.device=cuda", f"train.steps={steps}", f"train.eval_every={eval_every}"])
+    recipe = load_recipe(
+        None, WORKLOADS[workload] + ["train.device=cuda", f"train.steps={steps}", f"train.eval_every={eval_every}"]
+    )
     prep = prepare(recipe)
     fixed = {n: 1 for n in names.PROBES.names()} if probes == "every_step" else None
     manager = ProbeManager(prep.model, budget=recipe.probes.budget, fixed=fixed)

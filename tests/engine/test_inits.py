@@ -3,6 +3,7 @@
 A 512×512 Linear holds 262k weights, so its sample std is within a fraction
 of a percent of the true one; 5% tolerance leaves room for nothing but bugs.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,10 +13,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from engine.config.recipe import ModelSpec
 from engine.datasets.base import Dataset
-from engine.inits import INITS, apply_init
 from engine.models import build_model
-from engine.recipe import ModelSpec
+from engine.training.inits import INITS, apply_init
 
 FAN = 512
 
@@ -38,12 +39,15 @@ def test_he_schemes_give_std_sqrt_2_over_fan_in(scheme, activation):
 
 
 @pytest.mark.parametrize("scheme", ["xavier_normal", "xavier_uniform"])
-@pytest.mark.parametrize("activation,gain", [
-    ("tanh", nn.init.calculate_gain("tanh")),
-    ("sigmoid", 1.0),
-    ("relu", math.sqrt(2)),
-    ("leaky_relu", nn.init.calculate_gain("leaky_relu", 0.01)),
-])
+@pytest.mark.parametrize(
+    "activation,gain",
+    [
+        ("tanh", nn.init.calculate_gain("tanh")),
+        ("sigmoid", 1.0),
+        ("relu", math.sqrt(2)),
+        ("leaky_relu", nn.init.calculate_gain("leaky_relu", 0.01)),
+    ],
+)
 def test_xavier_schemes_scale_by_the_activation_gain(scheme, activation, gain):
     expected = gain * math.sqrt(2 / (FAN + FAN))
     assert weight_std(init_linear(scheme, activation)) == pytest.approx(expected, rel=0.05)

@@ -3,30 +3,37 @@
 Datasets here are tiny fakes built from numpy, so these tests do not depend
 on ``engine.datasets``.
 """
-from __future__ import annotations
 
-import subprocess
-import sys
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
+from engine.config.errors import RecipeError
+from engine.config.recipe import ModelSpec
 from engine.datasets.base import Dataset
-from engine.errors import RecipeError
 from engine.models import build_model
 from engine.models.base import ClinicModel, to_sequence
-from engine.recipe import ModelSpec
 
 RECURRENT = ["rnn", "lstm", "gru"]
 SHAPES = {"tabular": (6,), "image": (1, 8, 8), "sequence": (5, 3)}
 # Which data kinds each architecture must accept.
-ACCEPTS = {"mlp": ["tabular", "image", "sequence"], "cnn": ["image"]} | {a: ["tabular", "image", "sequence"] for a in RECURRENT}
+ACCEPTS = {"mlp": ["tabular", "image", "sequence"], "cnn": ["image"]} | {
+    a: ["tabular", "image", "sequence"] for a in RECURRENT
+}
 
 
-def fake_data(kind: str = "tabular", task: str = "classification", n: int = 96, n_classes: int = 3,
-              target_len: int = 1, out_dim: int = 1, seed: int = 0) -> Dataset:
+def fake_data(
+    kind: str = "tabular",
+    task: str = "classification",
+    n: int = 96,
+    n_classes: int = 3,
+    target_len: int = 1,
+    out_dim: int = 1,
+    seed: int = 0,
+) -> Dataset:
     """A learnable toy problem: the label is the sign pattern of a fixed projection."""
     rng = np.random.default_rng(seed)
     shape = SHAPES[kind]
@@ -38,8 +45,18 @@ def fake_data(kind: str = "tabular", task: str = "classification", n: int = 96, 
     else:
         y = score[:, :out_dim].astype(np.float32)
     split = n * 3 // 4
-    return Dataset(x[:split], y[:split], x[split:], y[split:], task, kind, shape,
-                   n_classes if task == "classification" else None, target_len=target_len, out_dim=out_dim)
+    return Dataset(
+        x[:split],
+        y[:split],
+        x[split:],
+        y[split:],
+        task,
+        kind,
+        shape,
+        n_classes if task == "classification" else None,
+        target_len=target_len,
+        out_dim=out_dim,
+    )
 
 
 def spec(**kw) -> ModelSpec:
@@ -74,8 +91,9 @@ def test_output_width_follows_the_task(arch):
     assert build(arch, data=regression)(batch(regression)).shape == (8, 2)
 
 
-@pytest.mark.parametrize("arch,kind", [("mlp", "tabular"), ("cnn", "image"), ("rnn", "sequence"),
-                                       ("lstm", "sequence"), ("gru", "tabular")])
+@pytest.mark.parametrize(
+    "arch,kind", [("mlp", "tabular"), ("cnn", "image"), ("rnn", "sequence"), ("lstm", "sequence"), ("gru", "tabular")]
+)
 def test_a_few_sgd_steps_reduce_the_loss(arch, kind):
     data = fake_data(kind)
     model = build(arch, data=data, activation="tanh", init="xavier_uniform")
@@ -104,12 +122,19 @@ def test_recurrent_nets_read_images_row_by_row():
 # --- param_layers and activation_layers ----------------------------------------
 
 
-@pytest.mark.parametrize("arch,kind,names", [
-    ("mlp", "tabular", ["layers.0", "layers.1", "layers.2", "head"]),
-    ("cnn", "image", ["conv.0", "conv.1", "conv.2", "head"]),
-    ("rnn", "sequence", ["rnn.ih_l0", "rnn.hh_l0", "rnn.ih_l1", "rnn.hh_l1", "rnn.ih_l2", "rnn.hh_l2", "head"]),
-    ("lstm", "sequence", ["lstm.ih_l0", "lstm.hh_l0", "lstm.ih_l1", "lstm.hh_l1", "lstm.ih_l2", "lstm.hh_l2", "head"]),
-])
+@pytest.mark.parametrize(
+    "arch,kind,names",
+    [
+        ("mlp", "tabular", ["layers.0", "layers.1", "layers.2", "head"]),
+        ("cnn", "image", ["conv.0", "conv.1", "conv.2", "head"]),
+        ("rnn", "sequence", ["rnn.ih_l0", "rnn.hh_l0", "rnn.ih_l1", "rnn.hh_l1", "rnn.ih_l2", "rnn.hh_l2", "head"]),
+        (
+            "lstm",
+            "sequence",
+            ["lstm.ih_l0", "lstm.hh_l0", "lstm.ih_l1", "lstm.hh_l1", "lstm.ih_l2", "lstm.hh_l2", "head"],
+        ),
+    ],
+)
 def test_param_layers_are_named_in_input_to_output_order(arch, kind, names):
     model = build(arch, kind, depth=3, norm="layer")
     layers = model.param_layers()
@@ -135,8 +160,10 @@ def test_default_param_layers_strip_the_weight_suffix():
     assert Tiny().activation_layers() == []  # nothing rather than something misleading
 
 
-@pytest.mark.parametrize("activation,family,cls", [("sigmoid", "saturating", nn.Sigmoid), ("relu", "relu", nn.ReLU),
-                                                   ("gelu", "smooth", nn.GELU)])
+@pytest.mark.parametrize(
+    "activation,family,cls",
+    [("sigmoid", "saturating", nn.Sigmoid), ("relu", "relu", nn.ReLU), ("gelu", "smooth", nn.GELU)],
+)
 def test_mlp_activation_layers_match_layer_names(activation, family, cls):
     model = build("mlp", depth=4, activation=activation)
     acts = model.activation_layers()
@@ -198,11 +225,16 @@ def test_residual_skips_only_where_shapes_match(arch, kind, block):
     assert wide.layers[0].residual
 
 
-@pytest.mark.parametrize("arch,kind,norm,cls", [
-    ("mlp", "tabular", "batch", nn.BatchNorm1d), ("mlp", "tabular", "layer", nn.LayerNorm),
-    ("cnn", "image", "batch", nn.BatchNorm2d), ("cnn", "image", "layer", nn.GroupNorm),
-    ("lstm", "sequence", "layer", nn.LayerNorm),
-])
+@pytest.mark.parametrize(
+    "arch,kind,norm,cls",
+    [
+        ("mlp", "tabular", "batch", nn.BatchNorm1d),
+        ("mlp", "tabular", "layer", nn.LayerNorm),
+        ("cnn", "image", "batch", nn.BatchNorm2d),
+        ("cnn", "image", "layer", nn.GroupNorm),
+        ("lstm", "sequence", "layer", nn.LayerNorm),
+    ],
+)
 def test_norm_adds_its_layer(arch, kind, norm, cls):
     expected = 3 if arch in ("mlp", "cnn") else 1  # one per block; recurrent: the final hidden state
     assert _types(build(arch, kind, depth=3, norm=norm)).count(cls) == expected
@@ -226,14 +258,17 @@ def test_recurrent_dropout_between_layers_and_before_the_head():
 # --- refusals name the key ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch,kind,kw,key,hint", [
-    ("cnn", "tabular", {}, "model.arch:", "image data"),
-    ("cnn", "sequence", {}, "model.arch:", "image data"),
-    ("rnn", "sequence", {"norm": "batch"}, "model.norm:", "use none or layer"),
-    ("lstm", "sequence", {"norm": "batch"}, "model.norm:", "not available for lstm"),
-    ("gru", "sequence", {"residual": True}, "model.residual:", "not available for gru"),
-    ("rnn", "sequence", {"activation": "sigmoid"}, "model.activation:", "tanh or relu (got sigmoid)"),
-])
+@pytest.mark.parametrize(
+    "arch,kind,kw,key,hint",
+    [
+        ("cnn", "tabular", {}, "model.arch:", "image data"),
+        ("cnn", "sequence", {}, "model.arch:", "image data"),
+        ("rnn", "sequence", {"norm": "batch"}, "model.norm:", "use none or layer"),
+        ("lstm", "sequence", {"norm": "batch"}, "model.norm:", "not available for lstm"),
+        ("gru", "sequence", {"residual": True}, "model.residual:", "not available for gru"),
+        ("rnn", "sequence", {"activation": "sigmoid"}, "model.activation:", "tanh or relu (got sigmoid)"),
+    ],
+)
 def test_incompatible_combinations_raise_recipe_error(arch, kind, kw, key, hint):
     with pytest.raises(RecipeError) as err:
         build(arch, kind, **kw)
@@ -259,7 +294,12 @@ def test_deep_sigmoid_mlp_starves_its_first_layer_and_he_relu_does_not():
     assert _grad_ratio("relu", "he_normal") < 10
 
 
-def test_listing_architectures_does_not_import_torch():
-    code = "import sys; from engine.names import ARCHITECTURES as A; print(A.names()); assert 'torch' not in sys.modules"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert {"mlp", "cnn", "rnn", "lstm", "gru"} <= set(eval(out))
+def test_each_architecture_declares_what_it_honours_and_remedies_follow():
+    from engine.diagnosis import remedies
+    from engine.models import capabilities
+
+    assert capabilities("cnn").data_kinds == ("image",)
+    assert not capabilities("lstm").residual and "batch" not in capabilities("lstm").norms
+    assert remedies.build("residual", {"model": {"arch": "lstm"}}) is None
+    assert remedies.build("residual", {"model": {"arch": "mlp", "residual": False}}).set == {"model.residual": True}
+    assert remedies.build("batch_norm", {"model": {"arch": "gan", "norm": "none"}}) is None

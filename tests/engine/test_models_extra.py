@@ -1,4 +1,5 @@
 """The transformer, autoencoder and GAN: shapes, layer names, learning, refusals, the GAN's contract."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,15 +7,15 @@ import pytest
 import torch
 import torch.nn as nn
 
-from engine import session
+from engine.config.errors import RecipeError
+from engine.config.recipe import DataSpec, ModelSpec, load_recipe
 from engine.datasets import prepare
 from engine.datasets.base import Dataset
-from engine.errors import RecipeError
-from engine.events import Callback, Event
 from engine.models import build_model
-from engine.recipe import DataSpec, ModelSpec, load_recipe
 from engine.store import Store
-from engine.trainer import Trainer
+from engine.training import session
+from engine.training.events import Callback
+from engine.training.trainer import Trainer
 
 
 def seq_data(n=96, steps=6, features=3, task="regression", seed=0) -> Dataset:
@@ -24,8 +25,9 @@ def seq_data(n=96, steps=6, features=3, task="regression", seed=0) -> Dataset:
     if task == "classification":
         y = (y[:, 0] > 0).astype(np.int64)
     s = n * 3 // 4
-    return Dataset(x[:s], y[:s], x[s:], y[s:], task, "sequence", (steps, features),
-                   2 if task == "classification" else None)
+    return Dataset(
+        x[:s], y[:s], x[s:], y[s:], task, "sequence", (steps, features), 2 if task == "classification" else None
+    )
 
 
 def build(arch, data, **kw):
@@ -35,8 +37,15 @@ def build(arch, data, **kw):
 
 def small(name, arch, steps=40, **over):
     """A prepared recipe (real data) for ``arch``, ``steps`` long."""
-    sets = {"data.name": name, "model.arch": arch, "model.depth": 2, "model.width": 32, "train.steps": steps,
-            "train.eval_every": max(1, steps // 2), **over}
+    sets = {
+        "data.name": name,
+        "model.arch": arch,
+        "model.depth": 2,
+        "model.width": 32,
+        "train.steps": steps,
+        "train.eval_every": max(1, steps // 2),
+        **over,
+    }
     return load_recipe(None, sets)
 
 
@@ -48,13 +57,35 @@ def test_transformer_shapes_and_layer_names():
     model = build("transformer", data, norm="layer", residual=True, activation="gelu")
     assert model(torch.from_numpy(data.x_train[:5])).shape == (5, 1)
     names = [n for n, _ in model.param_layers()]
-    assert names == ["embed", "pos", "blocks.0.attn", "blocks.0.attn_out", "blocks.0.mlp", "blocks.0.mlp_out",
-                     "blocks.1.attn", "blocks.1.attn_out", "blocks.1.mlp", "blocks.1.mlp_out", "head"]
+    assert names == [
+        "embed",
+        "pos",
+        "blocks.0.attn",
+        "blocks.0.attn_out",
+        "blocks.0.mlp",
+        "blocks.0.mlp_out",
+        "blocks.1.attn",
+        "blocks.1.attn_out",
+        "blocks.1.mlp",
+        "blocks.1.mlp_out",
+        "head",
+    ]
     assert {id(p) for _, p in model.param_layers()} == {id(p) for p in model.parameters() if p.ndim >= 2}
     acts = model.activation_layers()
-    assert [n for n, _, _ in acts] == ["blocks.0.mlp", "blocks.1.mlp"] and all(f == "smooth" for *_, f in acts)  # gelu cannot die
-    per_position = Dataset(data.x_train, np.zeros((72, 4), np.int64), data.x_val, np.zeros((24, 4), np.int64),
-                           "classification", "sequence", (6, 3), 5, target_len=4)
+    assert [n for n, _, _ in acts] == ["blocks.0.mlp", "blocks.1.mlp"] and all(
+        f == "smooth" for *_, f in acts
+    )  # gelu cannot die
+    per_position = Dataset(
+        data.x_train,
+        np.zeros((72, 4), np.int64),
+        data.x_val,
+        np.zeros((24, 4), np.int64),
+        "classification",
+        "sequence",
+        (6, 3),
+        5,
+        target_len=4,
+    )
     assert build("transformer", per_position)(torch.zeros(2, 6, 3)).shape == (2, 20)
     assert build("transformer", per_position, width=32).blocks[0].attn.heads == 4
 
@@ -91,8 +122,14 @@ def test_autoencoder_reconstructs_its_input_and_names_its_layers():
     model = build("autoencoder", data, depth=2, width=64)
     assert model(torch.from_numpy(data.x_train[:3])).shape == (3, 64)
     assert model.code_size == 8 and model.anomaly_class == 9
-    assert [n for n, _ in model.param_layers()] == ["encoder.0", "encoder.1", "bottleneck", "decoder.0",
-                                                     "decoder.1", "head"]
+    assert [n for n, _ in model.param_layers()] == [
+        "encoder.0",
+        "encoder.1",
+        "bottleneck",
+        "decoder.0",
+        "decoder.1",
+        "head",
+    ]
     assert [n for n, _, _ in model.activation_layers()] == ["encoder.0", "encoder.1", "decoder.0", "decoder.1"]
 
 
@@ -139,15 +176,16 @@ class _Watch(Callback):
     def __init__(self, model):
         self.model, self.seen = model, {}
 
-    def on(self, event, s):
-        if event is Event.BEFORE_STEP:
-            self.seen["before"] = [p.detach().clone() for p in self.model.disc_params]
-            self.seen["gen_before"] = [p.detach().clone() for p in self.model.gen_params]
-        elif event is Event.AFTER_BACKWARD:
-            self.seen["at_backward"] = [p.detach().clone() for p in self.model.disc_params]
-            self.seen["grads"] = [p.grad is not None for p in self.model.parameters()]
-        elif event is Event.AFTER_STEP:
-            self.seen["after"] = [p.detach().clone() for p in self.model.disc_params]
+    def before_step(self, s):
+        self.seen["before"] = [p.detach().clone() for p in self.model.disc_params]
+        self.seen["gen_before"] = [p.detach().clone() for p in self.model.gen_params]
+
+    def after_backward(self, s):
+        self.seen["at_backward"] = [p.detach().clone() for p in self.model.disc_params]
+        self.seen["grads"] = [p.grad is not None for p in self.model.parameters()]
+
+    def after_step(self, s):
+        self.seen["after"] = [p.detach().clone() for p in self.model.disc_params]
 
 
 def test_gan_step_alternates_and_probes_see_the_weights_before_it():
@@ -165,9 +203,19 @@ def test_gan_step_alternates_and_probes_see_the_weights_before_it():
 
 
 def test_gan_training_improves_on_the_untrained_generator_and_records_the_contract(tmp_path):
-    recipe = small("ring", "gan", steps=300, **{"model.activation": "leaky_relu", "train.optimizer": "rmsprop",
-                                              "train.lr": 0.0005, "train.batch_size": 128,
-                                              "data.params": {"std": 0.1}, "train.eval_every": 100})
+    recipe = small(
+        "ring",
+        "gan",
+        steps=300,
+        **{
+            "model.activation": "leaky_relu",
+            "train.optimizer": "rmsprop",
+            "train.lr": 0.0005,
+            "train.batch_size": 128,
+            "data.params": {"std": 0.1},
+            "train.eval_every": 100,
+        },
+    )
     prepared = session.prepare(recipe)
     untrained = prepared.model.eval_metrics(Trainer(recipe, prepared.data, prepared.model, prepared.device))
     store = Store(tmp_path)
@@ -190,9 +238,8 @@ def test_gan_clipping_keeps_the_probes_on_raw_gradients():
     seen = {}
 
     class Grab(Callback):
-        def on(self, event, s):
-            if event is Event.AFTER_BACKWARD:
-                seen["max"] = max(p.grad.abs().max().item() for p in s.model.disc_params)
+        def after_backward(self, s):
+            seen["max"] = max(p.grad.abs().max().item() for p in s.model.disc_params)
 
     Trainer(recipe, prepared.data, prepared.model, prepared.device, [Grab()]).fit()
     assert seen["max"] > 1e-6
@@ -201,12 +248,15 @@ def test_gan_clipping_keeps_the_probes_on_raw_gradients():
 # --- refusals name the key --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sets,message", [
-    ({"data.name": "moons", "model.arch": "transformer"}, "model.arch: transformer needs sequence"),
-    ({"data.name": "digits", "model.arch": "gan"}, "model.arch: gan needs 2-D points"),
-    ({"data.name": "adding", "model.arch": "gan"}, "model.arch: gan needs 2-D points"),
-    ({"data.name": "moons", "model.arch": "cnn"}, "model.arch: cnn needs image data"),
-])
+@pytest.mark.parametrize(
+    "sets,message",
+    [
+        ({"data.name": "moons", "model.arch": "transformer"}, "model.arch: transformer needs sequence"),
+        ({"data.name": "digits", "model.arch": "gan"}, "model.arch: gan needs 2-D points"),
+        ({"data.name": "adding", "model.arch": "gan"}, "model.arch: gan needs 2-D points"),
+        ({"data.name": "moons", "model.arch": "cnn"}, "model.arch: cnn needs image data"),
+    ],
+)
 def test_recipe_refuses_an_architecture_its_data_cannot_feed(sets, message):
     with pytest.raises(RecipeError) as err:
         load_recipe(None, sets)
@@ -218,12 +268,15 @@ def test_compare_variants_are_checked_too():
         load_recipe({"data": {"name": "digits"}, "compare": [{"label": "GAN", "set": {"model.arch": "gan"}}]})
 
 
-@pytest.mark.parametrize("arch,data,kw,message", [
-    ("gan", "wine", {}, "model.arch: gan learns a 2-D distribution"),
-    ("gan", "ring", {"norm": "batch"}, "model.norm: batch norm is not available for gan"),
-    ("transformer", "sine", {"norm": "batch"}, "model.norm: batch norm is not available for transformer"),
-    ("autoencoder", "sine", {}, "model.arch: autoencoder holds the last class out"),
-])
+@pytest.mark.parametrize(
+    "arch,data,kw,message",
+    [
+        ("gan", "wine", {}, "model.arch: gan learns a 2-D distribution"),
+        ("gan", "ring", {"norm": "batch"}, "model.norm: batch norm is not available for gan"),
+        ("transformer", "sine", {"norm": "batch"}, "model.norm: batch norm is not available for transformer"),
+        ("autoencoder", "sine", {}, "model.arch: autoencoder holds the last class out"),
+    ],
+)
 def test_build_refuses_what_the_recipe_cannot_see(arch, data, kw, message):
     dataset = prepare(DataSpec(name=data), 0)
     with pytest.raises(RecipeError) as err:

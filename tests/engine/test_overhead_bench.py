@@ -1,4 +1,5 @@
 """benchmarks/overhead.py runs end to end on a few steps (a smoke test, not a timing)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,24 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_overhead_benchmark_prints_its_tables():
     out = subprocess.run(
-        [sys.executable, "benchmarks/overhead.py", "--steps", "8", "--repeats", "1", "--workloads", "mlp20,resnet",
-         "--variants", "abce", "--device", "cpu"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "benchmarks/overhead.py",
+            "--steps",
+            "8",
+            "--repeats",
+            "1",
+            "--workloads",
+            "mlp20,resnet",
+            "--variants",
+            "abce",
+            "--device",
+            "cpu",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout

@@ -1,12 +1,12 @@
 """The probes' fast paths agree with brute force: CPU shape-grouped gradient stats, nonfinite on weights."""
+
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from engine import names
-from engine.events import Event
-from engine.probing import ProbeManager
+from engine.config import names
+from engine.training.probing.manager import ProbeManager
 
 
 class Interleaved(torch.nn.Module):
@@ -14,8 +14,15 @@ class Interleaved(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.layers = torch.nn.ModuleList([torch.nn.Linear(8, 8), torch.nn.Linear(8, 5), torch.nn.Linear(5, 8),
-                                           torch.nn.Linear(8, 5), torch.nn.Linear(5, 3)])
+        self.layers = torch.nn.ModuleList(
+            [
+                torch.nn.Linear(8, 8),
+                torch.nn.Linear(8, 5),
+                torch.nn.Linear(5, 8),
+                torch.nn.Linear(8, 5),
+                torch.nn.Linear(5, 3),
+            ]
+        )
         self.act = torch.nn.ReLU()
 
     def forward(self, x):
@@ -40,16 +47,16 @@ def drive(model, manager, poison_weight=None, steps=2):
         if poison_weight is not None and step == steps:
             with torch.no_grad():
                 model.param_layers()[poison_weight][1][0, 0] = float("inf")
-        manager.on(Event.BEFORE_STEP, state)
+        manager.before_step(state)
         loss = torch.nn.functional.cross_entropy(model(x), y)
-        manager.on(Event.AFTER_FORWARD, state)
+        manager.after_forward(state)
         opt.zero_grad()
         loss.backward()
         grads = [p.grad for _, p in model.param_layers()]
         ref = {"grad_norm": [g.norm().item() for g in grads], "grad_max_abs": [g.abs().max().item() for g in grads]}
-        manager.on(Event.AFTER_BACKWARD, state)
+        manager.after_backward(state)
         opt.step()
-        manager.on(Event.AFTER_STEP, state)
+        manager.after_step(state)
     return ref
 
 
@@ -64,7 +71,7 @@ def test_grouped_gradient_stats_keep_layer_order():
 
 
 def test_nonfinite_reads_weight_norms_only_when_known():
-    from engine.probes.nonfinite import NonFinite
+    from engine.training.probes.nonfinite import NonFinite
 
     def flags(ctx):  # what the probe keeps per step, flagged on the host at the flush
         probe = NonFinite()
@@ -92,10 +99,10 @@ def test_weight_norms_carry_to_the_next_step_only():
 
 
 def test_activation_stats_match_per_layer_reference_on_a_cnn():
+    from engine.config.recipe import ModelSpec
     from engine.datasets.base import Dataset
     from engine.models import build_model
-    from engine.probes.dead_fraction import dead_units
-    from engine.recipe import ModelSpec
+    from engine.training.probes.dead_fraction import dead_units
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 1, 8, 8)).astype("float32")
@@ -105,12 +112,14 @@ def test_activation_stats_match_per_layer_reference_on_a_cnn():
     model = build_model(ModelSpec(arch="cnn", depth=3, width=4), data)  # conv.0 is 8x8, the others 4x4 (pooled)
     manager = ProbeManager(model, fixed={n: 1 for n in names.PROBES.names()})
     seen = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, o.detach().clone()))
-             for k, (_, m, _) in enumerate(model.activation_layers())]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, o.detach().clone()))
+        for k, (_, m, _) in enumerate(model.activation_layers())
+    ]
     state = SimpleNamespace(step=1)
-    manager.on(Event.BEFORE_STEP, state)
+    manager.before_step(state)
     loss = torch.nn.functional.cross_entropy(model(torch.tensor(x)), torch.tensor(y))
-    manager.on(Event.AFTER_FORWARD, state)
+    manager.after_forward(state)
     for h in hooks:
         h.remove()
     got = manager.drain()
@@ -123,7 +132,7 @@ def test_activation_stats_match_per_layer_reference_on_a_cnn():
 
 
 def test_packed_rows_give_each_tensor_its_own_norm_and_max_in_the_given_order():
-    from engine.probes.packed import PackedRows
+    from engine.training.probing.packed import PackedRows
 
     torch.manual_seed(0)
     # Sizes that need three buckets, given out of size order, so results must be put back in order.

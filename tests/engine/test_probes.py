@@ -1,16 +1,16 @@
 """Each probe agrees with a brute-force computation on a tiny model."""
+
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from engine import names
+from engine.config import names
+from engine.config.recipe import ModelSpec
 from engine.datasets.base import Dataset
-from engine.events import Event
 from engine.models import build_model
-from engine.probing import ProbeManager, load_probes
-from engine.recipe import ModelSpec
+from engine.training.probing.manager import ProbeManager, load_probes
 
 
 def tiny_data(n=32, features=6, classes=3):
@@ -29,9 +29,9 @@ def one_step(model, manager, x, y, lr=0.1, poison=None):
         m.register_forward_hook(lambda mod, i, o, name=name: seen.__setitem__(name, o.detach().clone()))
         for name, m, _ in model.activation_layers()
     ]
-    manager.on(Event.BEFORE_STEP, state)
+    manager.before_step(state)
     loss = torch.nn.functional.cross_entropy(model(x), y)
-    manager.on(Event.AFTER_FORWARD, state)
+    manager.after_forward(state)
     opt.zero_grad()
     loss.backward()
     if poison is not None:
@@ -42,9 +42,9 @@ def one_step(model, manager, x, y, lr=0.1, poison=None):
         "grad_max_abs": [p.grad.abs().max().item() for p in layers],
         "before": [p.detach().clone() for p in layers],
     }
-    manager.on(Event.AFTER_BACKWARD, state)
+    manager.after_backward(state)
     opt.step()
-    manager.on(Event.AFTER_STEP, state)
+    manager.after_step(state)
     for h in hooks:
         h.remove()
     ref["weight_norm"] = [p.norm().item() for p in layers]
@@ -140,15 +140,15 @@ def test_budget_spaces_out_expensive_probes(relu_model):
     state = SimpleNamespace(step=0)
     for step in range(1, 40):
         state.step = step
-        manager.on(Event.BEFORE_STEP, state)
+        manager.before_step(state)
         loss = torch.nn.functional.cross_entropy(relu_model(x), y)
-        manager.on(Event.AFTER_FORWARD, state)
+        manager.after_forward(state)
         opt.zero_grad()
         loss.backward()
-        manager.on(Event.AFTER_BACKWARD, state)
+        manager.after_backward(state)
         opt.step()
-        manager.on(Event.AFTER_STEP, state)
+        manager.after_step(state)
     manager.replan(40)  # the planner also re-plans on its own right after the warm-up
     plan = manager.schedule()
     assert all(n > 1 for n in plan["group_intervals"].values()), plan
-    assert plan["step_ms"] > 0 and set(plan["intervals"]) == set(names.PROBES.names())
+    assert plan["step_ms"] > 0 and set(plan["intervals"]) | set(plan["at_eval"]) == set(names.PROBES.names())

@@ -1,8 +1,9 @@
 """Recipes: defaults, overrides, and a clear refusal for every kind of mistake."""
+
 import pytest
 
-from engine.errors import RecipeError
-from engine.recipe import Recipe, list_recipe_names, load_recipe, parse_override
+from engine.config.errors import RecipeError
+from engine.config.recipe import Recipe, list_recipe_names, load_recipe, parse_override
 
 
 def refusal(source=None, overrides=None) -> str:
@@ -36,8 +37,10 @@ def test_every_builtin_recipe_loads_with_its_variants():
 
 
 def test_overrides_are_coerced_to_the_field_type():
-    r = load_recipe("vanishing-sigmoid", ["train.lr=0.01", "model.residual=true", "model.depth=5",
-                                          "train.clip_norm=1", "data.augment=[hflip, noise]"])
+    r = load_recipe(
+        "vanishing-sigmoid",
+        ["train.lr=0.01", "model.residual=true", "model.depth=5", "train.clip_norm=1", "data.augment=[hflip, noise]"],
+    )
     assert r.train.lr == 0.01 and r.model.residual is True and r.model.depth == 5
     assert r.train.clip_norm == 1.0 and r.data.augment == ("hflip", "noise")
     assert load_recipe(None, ["train.early_stopping.patience=3"]).train.early_stopping.patience == 3

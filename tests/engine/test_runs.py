@@ -1,4 +1,5 @@
 """Background runs you can trust: crash detection, concurrency, stop, resume, queueing, failures."""
+
 import os
 import signal
 import sqlite3
@@ -7,9 +8,9 @@ import time
 
 import pytest
 
-from engine import runs
-from engine.errors import RecipeError
-from engine.recipe import load_recipe
+from engine.config.errors import RecipeError
+from engine.config.recipe import load_recipe
+from engine.control import lifecycle, queue
 from engine.store import Store
 
 LONG = ["model.depth=2", "model.width=16", "train.steps=200000", "train.eval_every=100"]
@@ -32,18 +33,18 @@ def store(tmp_path, monkeypatch):
     s = Store(tmp_path)
     yield s
     for run in s.list_runs(status="running").to_dict("records"):  # never leave a worker behind
-        runs._kill_group(run.get("pid"))
+        queue.kill_group(run.get("pid"))
     s.close()
 
 
 def test_kill_9_marks_the_run_crashed_and_keeps_its_rows(store):
-    run_id = runs.launch(store, load_recipe(None, LONG), max_running=2)
+    run_id = lifecycle.launch(store, load_recipe(None, LONG), max_running=2)
     wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 200)
     pid = store.get_run(run_id)["pid"]
     flushed = len(store.scalars(run_id, names=["train_loss"]))
     os.kill(pid, signal.SIGKILL)
     t0 = time.time()
-    wait_for(lambda: runs.status(store, run_id)["status"] == "crashed", timeout=10)
+    wait_for(lambda: lifecycle.status(store, run_id)["status"] == "crashed", timeout=10)
     print(f"kill -9 detected in {time.time() - t0:.2f}s")
     assert "disappeared" in store.get_run(run_id)["error"]
     assert len(store.scalars(run_id, names=["train_loss"])) >= flushed > 0
@@ -53,10 +54,10 @@ def test_kill_9_marks_the_run_crashed_and_keeps_its_rows(store):
 def test_stop_reaches_stopped_within_2s_with_a_loadable_checkpoint(store):
     from safetensors.torch import load_file
 
-    run_id = runs.launch(store, load_recipe(None, LONG), max_running=2)
+    run_id = lifecycle.launch(store, load_recipe(None, LONG), max_running=2)
     wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 100)
     t0 = time.time()
-    status = runs.stop(store, run_id, wait=2.0)
+    status = lifecycle.stop(store, run_id, wait=2.0)
     assert status == "stopped", status
     assert time.time() - t0 <= 2.0
     weights = load_file(str(store.runs_dir(run_id) / "final.safetensors"))
@@ -64,12 +65,13 @@ def test_stop_reaches_stopped_within_2s_with_a_loadable_checkpoint(store):
 
 
 def test_resume_continues_from_the_checkpoint_with_the_step_count(store):
-    run_id = runs.launch(store, load_recipe(None, ["model.depth=2", "train.steps=3000", "train.eval_every=50"]),
-                         max_running=2)
+    run_id = lifecycle.launch(
+        store, load_recipe(None, ["model.depth=2", "train.steps=3000", "train.eval_every=50"]), max_running=2
+    )
     wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 300)
-    assert runs.stop(store, run_id, wait=5.0) == "stopped"
+    assert lifecycle.stop(store, run_id, wait=5.0) == "stopped"
     stopped_at = store.get_run(run_id)["step"]
-    runs.resume(store, run_id, max_running=2)
+    lifecycle.resume(store, run_id, max_running=2)
     wait_for(lambda: store.get_run(run_id)["status"] == "completed", timeout=120)
     resumed = store.events(run_id, kind="resumed")
     assert len(resumed) == 1 and resumed.iloc[0]["payload"]["step"] >= stopped_at - 50
@@ -78,10 +80,12 @@ def test_resume_continues_from_the_checkpoint_with_the_step_count(store):
 
 
 def test_queue_runs_one_at_a_time_in_fifo_order(store):
-    ids = [runs.launch(store, load_recipe(None, SHORT), name=f"q{i}", max_running=1) for i in range(3)]
+    ids = [lifecycle.launch(store, load_recipe(None, SHORT), name=f"q{i}", max_running=1) for i in range(3)]
     assert [store.get_run(i)["status"] for i in ids] == ["running", "queued", "queued"]
-    wait_for(lambda: all(store.get_run(i)["status"] == "completed" for i in ids) or runs.schedule(store, 1) and False,
-             timeout=180)
+    wait_for(
+        lambda: all(store.get_run(i)["status"] == "completed" for i in ids) or queue.schedule(store, 1) and False,
+        timeout=180,
+    )
     started = [store.get_run(i)["started"] for i in ids]
     ended = [store.get_run(i)["ended"] for i in ids]
     assert started == sorted(started)
@@ -91,9 +95,16 @@ def test_queue_runs_one_at_a_time_in_fifo_order(store):
 def test_six_concurrent_runs_with_a_polling_reader_never_lock(store):
     errors, reads = [], [0]
     done = threading.Event()
-    ids = [runs.launch(store, load_recipe(None, ["model.depth=2", "model.width=16", "train.steps=600",
-                                                 "train.eval_every=50", f"seed={i}"]), max_running=6)
-           for i in range(6)]
+    ids = [
+        lifecycle.launch(
+            store,
+            load_recipe(
+                None, ["model.depth=2", "model.width=16", "train.steps=600", "train.eval_every=50", f"seed={i}"]
+            ),
+            max_running=6,
+        )
+        for i in range(6)
+    ]
 
     def reader():
         r = Store(store.home)
@@ -132,8 +143,8 @@ def test_data_going_bad_mid_run_fails_that_run_only(store, tmp_path):
     shutil.copy("sample_data/penguins.csv", csv)
     recipe = load_recipe(None, ["data.name=csv", f"data.params.path={csv}", "data.params.target=species", *SHORT])
     csv.unlink()  # gone between launch and the worker reading it
-    bad = runs.launch(store, recipe, max_running=2)
-    good = runs.launch(store, load_recipe(None, SHORT), max_running=2)
+    bad = lifecycle.launch(store, recipe, max_running=2)
+    good = lifecycle.launch(store, load_recipe(None, SHORT), max_running=2)
     wait_for(lambda: store.get_run(bad)["status"] == "failed", timeout=60)
     assert "not found" in store.get_run(bad)["error"] or "missing" in store.get_run(bad)["error"]
     wait_for(lambda: store.get_run(good)["status"] == "completed", timeout=60)
@@ -142,5 +153,5 @@ def test_data_going_bad_mid_run_fails_that_run_only(store, tmp_path):
 def test_an_invalid_launch_changes_nothing(store):
     before = len(store.list_runs())
     with pytest.raises(RecipeError):
-        runs.launch(store, load_recipe(None, ["train.lr=-1"]))
+        lifecycle.launch(store, load_recipe(None, ["train.lr=-1"]))
     assert len(store.list_runs()) == before

@@ -1,19 +1,20 @@
 """The run store: round trips, incremental reads, safety checks and concurrent writers."""
+
 from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from engine.errors import StoreError
-from engine.store import STATUSES, TERMINAL, Store
-from engine.store_schema import SCHEMA_VERSION, StoreBase
+from engine.config.errors import StoreError
+from engine.config.names import STATUSES, TERMINAL
+from engine.store import Store
+from engine.store.connection import StoreBase
+from engine.store.schema import SCHEMA_VERSION
 
 RECIPE = {"name": "vanishing-sigmoid", "seed": 0, "model": {"depth": 3, "activation": "sigmoid"}}
 
@@ -27,8 +28,11 @@ def store(tmp_path):
 @pytest.fixture
 def run(store):
     run_id = store.create_run(RECIPE, name="baseline", group="lesson-1", total_steps=100)
-    store.set_layers(run_id, [("layers.0", "linear"), ("layers.1", "linear"), ("head", "linear")],
-                     [("act.0", "sigmoid"), ("act.1", "sigmoid")])
+    store.set_layers(
+        run_id,
+        [("layers.0", "linear"), ("layers.1", "linear"), ("head", "linear")],
+        [("act.0", "sigmoid"), ("act.1", "sigmoid")],
+    )
     return run_id
 
 
@@ -39,11 +43,6 @@ def test_new_store_creates_its_files(tmp_path, monkeypatch):
         assert (store.home / "runs.db").is_file() and (store.home / "runs").is_dir()
         mode = store._rows("PRAGMA journal_mode")[0][0]
         assert mode == "wal"
-
-
-def test_store_is_torch_free():
-    code = "import sys, engine.store; assert 'torch' not in sys.modules, 'engine.store imports torch'"
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_many_connections_may_create_a_new_store_at_once(tmp_path):
@@ -124,8 +123,15 @@ def test_scalars_round_trip_and_incremental_reads(store, run):
 
 
 def test_scalars_keep_nan_and_inf(store, run):
-    store.flush(run, scalars=[(0, "train_loss", float("nan")), (0, "grad_norm", float("inf")),
-                              (0, "lr", -np.inf), (0, "gone", None)])
+    store.flush(
+        run,
+        scalars=[
+            (0, "train_loss", float("nan")),
+            (0, "grad_norm", float("inf")),
+            (0, "lr", -np.inf),
+            (0, "gone", None),
+        ],
+    )
     values = dict(store.scalars(run)[["name", "value"]].values)
     assert values["grad_norm"] == np.inf and values["lr"] == -np.inf
     assert np.isnan(values["train_loss"]) and np.isnan(values["gone"])
@@ -133,8 +139,14 @@ def test_scalars_keep_nan_and_inf(store, run):
 
 def test_layer_stats_round_trip_with_nan_and_inf(store, run):
     grads = np.array([[1e-8, 0.5, 2.0], [np.nan, np.inf, -np.inf], [3.0, 4.0, 5.0]])
-    store.flush(run, layer_stats={"grad_norm": (np.array([0, 10, 20]), grads),
-                                  "act_dead_fraction": (np.array([10]), np.array([[0.0, 0.9]]))})
+    store.declare_stats({"act_dead_fraction": "activation"})
+    store.flush(
+        run,
+        layer_stats={
+            "grad_norm": (np.array([0, 10, 20]), grads),
+            "act_dead_fraction": (np.array([10]), np.array([[0.0, 0.9]])),
+        },
+    )
     steps, names, values = store.layer_matrix(run, "grad_norm")
     assert steps.tolist() == [0, 10, 20] and names == ["layers.0", "layers.1", "head"]
     np.testing.assert_array_equal(values, grads)  # NaN, +Inf and -Inf all come back
@@ -145,7 +157,7 @@ def test_layer_stats_round_trip_with_nan_and_inf(store, run):
     long = store.layer_stats(run)
     assert list(long.columns) == ["stat", "step", "layer", "layer_name", "value"]
     acts = long[long["stat"] == "act_dead_fraction"]
-    assert list(acts["layer_name"]) == ["act.0", "act.1"]  # act_* stats use the activation catalogue
+    assert list(acts["layer_name"]) == ["act.0", "act.1"]  # declared as following the activation catalogue
     one = store.layer_stats(run, "grad_norm", since_step=0)
     assert len(one) == 6 and np.isnan(one["value"]).sum() == 1 and np.isinf(one["value"]).sum() == 2
     assert store.layer_stats(run, "no_such_stat").empty
@@ -183,9 +195,15 @@ def test_layers_catalogue(store, run):
 
 
 def test_findings_round_trip_replace_and_clear(store, run):
-    finding = {"code": "vanishing_gradients", "severity": "critical", "first_step": 40,
-               "layers": ["layers.0"], "message": "grads shrink", "evidence": {"ratio": np.float64(1e-6)},
-               "remedies": [{"set": {"model.init": "he_normal"}, "why": "keeps variance"}]}
+    finding = {
+        "code": "vanishing_gradients",
+        "severity": "critical",
+        "first_step": 40,
+        "layers": ["layers.0"],
+        "message": "grads shrink",
+        "evidence": {"ratio": np.float64(1e-6)},
+        "remedies": [{"set": {"model.init": "he_normal"}, "why": "keeps variance"}],
+    }
     store.add_findings(run, [{"code": "loss_plateau", "severity": "warning", "first_step": 10}, finding])
     found = store.findings(run)
     assert [f["code"] for f in found] == ["vanishing_gradients", "loss_plateau"]  # most severe first
@@ -221,8 +239,11 @@ def test_resolve_by_id_prefix_and_name(store):
     assert store.resolve(ids[0]) == ids[0]
     assert store.resolve(ids[1].upper()) == ids[1]
     assert store.resolve("run-2") == ids[2]
-    unique = next(p for p in (i[:n] for i in ids for n in range(3, 9))
-                  if sum(j.startswith(p) for j in store.list_runs()["id"]) == 1)
+    unique = next(
+        p
+        for p in (i[:n] for i in ids for n in range(3, 9))
+        if sum(j.startswith(p) for j in store.list_runs()["id"]) == 1
+    )
     assert store.resolve(unique) in ids
     with pytest.raises(StoreError, match="no run 'nope'"):
         store.resolve("nope")
@@ -259,10 +280,21 @@ def _downgrade_to_v1(home, rows):
     """Rewrite a fresh store file as schema version 1 (a layer_stats row per layer) holding ``rows``."""
     with sqlite3.connect(home / "runs.db") as conn:
         conn.execute("DROP TABLE layer_stats")
-        conn.execute("CREATE TABLE layer_stats (run INTEGER NOT NULL, stat INTEGER NOT NULL, step INTEGER NOT NULL,"
-                     " layer INTEGER NOT NULL, value REAL, PRIMARY KEY (run, stat, step, layer)) WITHOUT ROWID")
+        conn.execute(
+            "CREATE TABLE layer_stats (run INTEGER NOT NULL, stat INTEGER NOT NULL, step INTEGER NOT NULL,"
+            " layer INTEGER NOT NULL, value REAL, PRIMARY KEY (run, stat, step, layer)) WITHOUT ROWID"
+        )
         conn.executemany("INSERT INTO layer_stats VALUES (?, ?, ?, ?, ?)", rows)
+        _drop_scope_column(conn)
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def _drop_scope_column(conn):
+    """stat_names as versions 1 and 2 had it: no scope column."""
+    conn.execute("CREATE TABLE stat_names_old (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    conn.execute("INSERT INTO stat_names_old SELECT id, name FROM stat_names")
+    conn.execute("DROP TABLE stat_names")
+    conn.execute("ALTER TABLE stat_names_old RENAME TO stat_names")
 
 
 def test_a_version_1_store_is_converted_when_opened_and_keeps_every_value(tmp_path):
@@ -272,8 +304,16 @@ def test_a_version_1_store_is_converted_when_opened_and_keeps_every_value(tmp_pa
         store.set_layers(run_id, [("a", "linear"), ("b", "linear"), ("c", "linear")])
         seq, sid = store._seq(run_id), store._stat_id("grad_norm")
     # Version 1 stored NaN as NULL; step 20 never reached layer 2.
-    _downgrade_to_v1(home, [(seq, sid, 10, 0, 1.0), (seq, sid, 10, 1, None), (seq, sid, 10, 2, float("inf")),
-                            (seq, sid, 20, 0, 4.0), (seq, sid, 20, 1, 5.0)])
+    _downgrade_to_v1(
+        home,
+        [
+            (seq, sid, 10, 0, 1.0),
+            (seq, sid, 10, 1, None),
+            (seq, sid, 10, 2, float("inf")),
+            (seq, sid, 20, 0, 4.0),
+            (seq, sid, 20, 1, 5.0),
+        ],
+    )
     with Store(home) as store:
         steps, names, values = store.layer_matrix(run_id, "grad_norm")
         assert steps.tolist() == [10, 20] and names == ["a", "b", "c"]
@@ -286,19 +326,52 @@ def test_a_version_1_store_is_converted_when_opened_and_keeps_every_value(tmp_pa
 
 
 def test_a_failed_conversion_leaves_the_version_1_file_as_it_was(tmp_path, monkeypatch):
-    from engine import store_schema
+    from engine.store import migrations
 
     home = tmp_path / "home"
     with Store(home) as store:
         run_id = store.create_run(RECIPE)
         seq, sid = store._seq(run_id), store._stat_id("grad_norm")
     _downgrade_to_v1(home, [(seq, sid, 1, 0, 1.0)])
-    monkeypatch.setattr(store_schema, "UPSERT_LAYER_STAT", "INSERT INTO no_such_table VALUES (?, ?, ?, ?)")
+    monkeypatch.setattr(migrations, "UPSERT_LAYER_STAT", "INSERT INTO no_such_table VALUES (?, ?, ?, ?)")
     with pytest.raises(StoreError):
         Store(home)
     with sqlite3.connect(home / "runs.db") as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
-        assert conn.execute("SELECT run, stat, step, layer, value FROM layer_stats").fetchall() == [(seq, sid, 1, 0, 1.0)]
+        assert conn.execute("SELECT run, stat, step, layer, value FROM layer_stats").fetchall() == [
+            (seq, sid, 1, 0, 1.0)
+        ]
+
+
+def test_a_version_2_store_learns_each_statistics_scope_when_opened(tmp_path):
+    home = tmp_path / "home"
+    with Store(home) as store:
+        run_id = store.create_run(RECIPE)
+        store.set_layers(run_id, [("fc.0", None), ("fc.1", None)], [("act.0", "relu")])
+        store.flush(
+            run_id,
+            layer_stats={"act_std": ([1], [[0.5]]), "dead_fraction": ([1], [[0.0]]), "grad_norm": ([1], [[1.0, 2.0]])},
+        )
+    with sqlite3.connect(home / "runs.db") as conn:  # as version 2 wrote it: scope guessed from the name
+        _drop_scope_column(conn)
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Store(home) as store:
+        assert [store.stat_scope(s) for s in ("act_std", "dead_fraction", "grad_norm")] == [
+            "activation",
+            "activation",
+            "param",
+        ]
+        assert store.layer_matrix(run_id, "dead_fraction")[1] == ["act.0"]
+        assert store.stats(run_id) == ["act_std", "dead_fraction", "grad_norm"]
+
+
+def test_the_writer_declares_a_statistics_scope_and_reads_follow_it(store, run):
+    store.set_layers(run, [("fc.0", None), ("fc.1", None)], [("act.0", "relu"), ("act.1", "relu")])
+    store.declare_stats({"spikiness": "activation"})  # a new probe's name says nothing about its scope
+    store.flush(run, layer_stats={"spikiness": ([3], [[0.1, 0.2]])})
+    assert store.layer_stats(run, "spikiness")["layer_name"].tolist() == ["act.0", "act.1"]
+    with pytest.raises(ValueError, match="scope must be one of"):
+        store.declare_stats({"odd": "galaxy"})
 
 
 def test_a_step_is_one_row_holding_every_layer(store, run):
@@ -323,8 +396,12 @@ def test_delete_run_removes_rows_and_folder(store, run, monkeypatch):
     monkeypatch.setattr(StoreBase._delete_chunked, "__defaults__", (7,))  # exercise the chunk loop
     other = store.create_run(RECIPE)
     for r in (run, other):
-        store.flush(r, scalars=[(s, "loss", 1.0) for s in range(20)],
-                    layer_stats={"grad_norm": (np.arange(20), np.ones((20, 3)))}, events=[(1, "x", {})])
+        store.flush(
+            r,
+            scalars=[(s, "loss", 1.0) for s in range(20)],
+            layer_stats={"grad_norm": (np.arange(20), np.ones((20, 3)))},
+            events=[(1, "x", {})],
+        )
         store.add_findings(r, [{"code": "dead_units", "severity": "warning"}])
     folder = store.runs_dir(run)
     (folder / "checkpoint.safetensors").write_bytes(b"x")
@@ -369,9 +446,12 @@ def _writer(home, run_id, batches, steps_per_batch, n_layers):
     with Store(home) as store:
         for b in range(batches):
             steps = np.arange(b * steps_per_batch, (b + 1) * steps_per_batch)
-            store.flush(run_id, scalars=[(int(s), "train_loss", float(s)) for s in steps],
-                        layer_stats={"grad_norm": (steps, np.random.rand(len(steps), n_layers))},
-                        events=[(int(steps[-1]), "flush", {"batch": b})])
+            store.flush(
+                run_id,
+                scalars=[(int(s), "train_loss", float(s)) for s in steps],
+                layer_stats={"grad_norm": (steps, np.random.rand(len(steps), n_layers))},
+                events=[(int(steps[-1]), "flush", {"batch": b})],
+            )
     return run_id
 
 

@@ -6,9 +6,10 @@ shows in the baseline, and the named remedy fixes it, by a stated margin.
 Probe intervals are fixed (not budgeted), so which findings fire cannot
 depend on how busy the machine is.
 """
+
 import pytest
 
-from engine.lessons import FIXED_PROBES, LessonResult, run_lesson
+from engine.control.lessons import LessonResult, fixed_probes, run_lesson
 from engine.store import Store
 
 
@@ -19,7 +20,7 @@ def lesson(tmp_path_factory):
     def run(name: str) -> LessonResult:
         if name not in cache:
             store = Store(tmp_path_factory.mktemp(name))
-            cache[name] = run_lesson(name, store, overrides=FIXED_PROBES)
+            cache[name] = run_lesson(name, store, overrides=fixed_probes())
             print(f"\n{name} ({cache[name].seconds:.1f}s)\n{cache[name].table()}")
         return cache[name]
 

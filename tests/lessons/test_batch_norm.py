@@ -1,4 +1,5 @@
 """Lesson 6: the same six-layer net with and without batch norm: steps to a target accuracy."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

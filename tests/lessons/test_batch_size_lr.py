@@ -1,4 +1,5 @@
 """Lesson 8: at the same number of samples seen, a big batch needs its lr scaled by the batch factor."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

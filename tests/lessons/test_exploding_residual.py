@@ -1,4 +1,5 @@
 """Lesson 2a: a deep residual ReLU net with momentum diverges; clipping and batch norm fix it."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
 """Lesson 2b: a vanilla RNN with large weights explodes at once; clipping tames it."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

@@ -1,13 +1,24 @@
 """Every lesson recipe is complete: short text of its own, questions, variants that validate."""
+
 import re
 
 import pytest
 
-from engine.lessons import lesson_names
-from engine.recipe import load_recipe
+from engine.config.recipe import load_recipe
+from engine.control.lessons import lesson_names
 
-MINE = ["vanishing-sigmoid", "exploding-residual", "exploding-rnn", "long-range-memory", "overfitting-small-data",
-        "lr-schedules", "batch-norm", "optimizers", "batch-size-lr", "model-capacity"]
+MINE = [
+    "vanishing-sigmoid",
+    "exploding-residual",
+    "exploding-rnn",
+    "long-range-memory",
+    "overfitting-small-data",
+    "lr-schedules",
+    "batch-norm",
+    "optimizers",
+    "batch-size-lr",
+    "model-capacity",
+]
 
 
 def test_the_lessons_are_discovered():

@@ -1,4 +1,5 @@
 """Lesson 3: the adding problem over 50 steps; a plain RNN stays at the variance bar, LSTM and GRU solve it."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
 """Lesson 5: at a high peak rate, only the schedules that warm up (cyclic, one-cycle) survive."""
+
 import math
 
 import pytest

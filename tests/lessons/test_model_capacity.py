@@ -1,4 +1,5 @@
 """Lesson 9: widths 2 to 384 on 100 noisy spiral points: a U-shaped validation loss."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
 """Lesson 7: six optimizers on two spirals; SGD stalls, momentum helps, adaptive methods cross the plateau."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

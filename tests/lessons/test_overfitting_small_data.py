@@ -1,4 +1,5 @@
 """Lesson 4: a wide MLP on 60 digits overfits; what augmentation, L1, weight decay and early stopping change."""
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -30,8 +31,8 @@ def test_penalties_keep_validation_loss_down_and_shrink_the_gap(res, label):
 
 
 def test_l1_sends_most_weights_to_zero(res):
-    assert res.baseline.weights_near_zero < 0.05
-    assert res["L1"].weights_near_zero > 0.8
+    assert res.baseline.last("weights_near_zero") < 0.05
+    assert res["L1"].last("weights_near_zero") > 0.8
     assert "overfitting" not in res["L1"].findings
 
 

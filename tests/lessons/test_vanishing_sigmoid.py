@@ -1,4 +1,5 @@
 """Lesson 1: deep sigmoid MLP, vanishing gradients; which remedies restore the flow."""
+
 import pytest
 
 pytestmark = pytest.mark.slow

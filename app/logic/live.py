@@ -1,0 +1,127 @@
+"""The Live page's logic: each run's metrics read incrementally, and the probe budget meter.
+
+Plain Python (no Streamlit, no torch), so it is unit-tested directly. A
+:class:`RunFeed` keeps one run's scalars and per-layer matrices in memory and,
+on each :meth:`RunFeed.refresh`, asks the store only for rows past the last
+step it already holds. The Live view refreshes once a second, so this is
+what keeps a long run cheap to watch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.store import Store
+
+#: Per-layer statistics the Live view draws.
+LIVE_STATS = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction")
+#: A history longer than this many recorded steps is first read as an evenly spaced sample;
+#: heatmaps draw at most ~600 columns anyway, and new rows then arrive at full resolution.
+HISTORY_BINS = 1000
+
+
+@dataclass
+class Matrix:
+    """One per-layer statistic as a (steps × layers) array, grown in place as rows arrive."""
+
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    names: list[str] = field(default_factory=list)
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def extend(self, steps: np.ndarray, names: list[str], values: np.ndarray) -> None:
+        if len(steps) == 0:
+            return
+        if len(names) != len(self.names) and len(self.steps):
+            # The layer catalogue grew (rare): pad the old rows so both fit one array.
+            width = max(len(names), len(self.names))
+            self.values = np.pad(self.values, ((0, 0), (0, width - self.values.shape[1])), constant_values=np.nan)
+            values = np.pad(values, ((0, 0), (0, width - values.shape[1])), constant_values=np.nan)
+        keep = self.steps < steps[0]  # rows re-read at the seam replace the old ones
+        self.steps = np.concatenate([self.steps[keep], steps])
+        self.values = values if not len(self.values) else np.vstack([self.values[keep], values])
+        self.names = list(names) if len(names) >= len(self.names) else self.names
+
+    @property
+    def empty(self) -> bool:
+        return len(self.steps) == 0
+
+
+class RunFeed:
+    """One run's metrics, kept in memory and refreshed with only the new rows."""
+
+    def __init__(self, run_id: str, stats: tuple[str, ...] = LIVE_STATS, history_bins: int | None = HISTORY_BINS):
+        self.run_id = run_id
+        self.stats = stats
+        self.history_bins = history_bins
+        self.run: dict[str, Any] = {}
+        self.wide = pd.DataFrame()
+        self.matrices: dict[str, Matrix] = {s: Matrix() for s in stats}
+        self.findings: list[dict] = []
+        self.schedule: dict[str, Any] | None = None
+        self.samples: dict[str, Any] | None = None
+        self._scalar_step = -1
+        self._stat_step: dict[str, int] = {s: -1 for s in stats}
+
+    def refresh(self, store: Store) -> int:
+        """Read what is new since the last call; returns how many new scalar rows arrived."""
+        self.run = store.get_run(self.run_id)
+        # Re-read the last step we hold: an evaluation at step s may be flushed after
+        # the training loss of step s was.
+        since = max(self._scalar_step - 1, -1)
+        new = store.scalars_wide(self.run_id, since_step=since)
+        if len(new):
+            old = self.wide[self.wide.index <= since] if len(self.wide) else self.wide
+            self.wide = pd.concat([old, new]) if len(old) else new
+            self._scalar_step = int(self.wide.index.max())
+        for stat in self.stats:
+            since = self._stat_step[stat]
+            steps, names, values = store.layer_matrix(
+                self.run_id, stat, since_step=since, bins=self.history_bins if since < 0 else None
+            )
+            if len(steps):
+                self.matrices[stat].extend(steps, names, values)
+                self._stat_step[stat] = int(steps[-1])
+        self.findings = store.findings(self.run_id)
+        # Only the newest of each: a GAN writes a sample cloud at every evaluation.
+        schedule = store.last_event(self.run_id, "schedule")
+        self.schedule = schedule["payload"] if schedule else None
+        self.samples = store.last_event(self.run_id, "samples")
+        return len(new)
+
+    @property
+    def version(self) -> tuple:
+        """Changes whenever new rows or a new status arrive: the key for cached figures."""
+        return (self.run_id, self.status, self._scalar_step, tuple(self._stat_step.values()), len(self.findings))
+
+    @property
+    def status(self) -> str:
+        return self.run.get("status", "queued")
+
+    def latest(self, column: str) -> float | None:
+        """The last recorded value of a scalar, or None."""
+        if column not in self.wide.columns:
+            return None
+        s = self.wide[column].dropna()
+        return float(s.iloc[-1]) if len(s) else None
+
+
+def probe_meter(schedule: dict | None, overhead: float | None) -> str:
+    """One line for the budget meter: what the probes cost and how often each one runs."""
+    if not schedule and overhead is None:
+        return "Probe schedule: waiting for the first steps to be timed."
+    parts = []
+    if overhead is not None:
+        budget = (schedule or {}).get("budget")
+        tail = f" of step time (budget {budget:.0%})" if budget else " of step time"
+        parts.append(f"Probes cost **{overhead:.1%}**{tail}")
+    # Probe groups (gradients, activations, ...) are what the budget schedules; fall back to probes.
+    intervals = (schedule or {}).get("group_intervals") or (schedule or {}).get("intervals") or {}
+    if intervals:
+        parts.append(
+            ", ".join(f"{name} every {n} step{'s' if n != 1 else ''}" for name, n in sorted(intervals.items()))
+        )
+    return " — ".join(parts)

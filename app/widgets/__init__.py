@@ -1,0 +1,1 @@
+"""Groups of Streamlit widgets a page draws, too big to sit in the page script itself."""

@@ -1,0 +1,148 @@
+"""The Launch page's widgets: recipe gallery, CSV upload card, toggle grid, and the URL they keep in sync.
+
+Each function draws with Streamlit and says so; the decisions behind them are
+plain functions in :mod:`app.logic.launch` and :mod:`app.logic.toggles`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.logic import toggles
+from app.logic.launch import CUSTOM, MAX_UPLOAD_MB, check_csv, is_image_data, recipe_cards, save_upload
+from engine.config.errors import RecipeError
+from engine.config.recipe import Recipe
+
+
+def write_query(name: str, sets: dict[str, Any]) -> None:
+    """Put the setup in the URL (widgets draw from it on a fresh page load)."""
+    wanted = {"recipe": name, "set": [toggles.encode(k, v) for k, v in sets.items()]}
+    current = {"recipe": st.query_params.get("recipe"), "set": st.query_params.get_all("set")}
+    if wanted != current:
+        st.query_params.from_dict({k: v for k, v in wanted.items() if v})
+    # The URL now matches the widgets: only a URL changed from outside should reset them.
+    st.session_state["_synced"] = (name, tuple(wanted["set"]))
+
+
+@st.cache_data(show_spinner=False, ttl=30)
+def _recipes() -> dict[str, dict[str, Any]]:
+    return recipe_cards()
+
+
+def choose(name: str, sets: list[str] | None = None) -> None:
+    """Switch to recipe ``name`` (widgets reset to its values) and rerun. Draws nothing."""
+    st.query_params.from_dict({"recipe": name, **({"set": sets} if sets else {})})
+    st.session_state.pop("_synced", None)
+    st.rerun()
+
+
+def gallery(current: str) -> str | None:
+    """Draw recipe cards, lessons first; returns the name clicked, if any."""
+    recipes = _recipes()
+    picked = None
+    for heading, want_lesson in (("Lessons", True), ("Presets", False)):
+        names = [n for n, r in recipes.items() if r["lesson"] == want_lesson]
+        if not names:
+            continue
+        st.markdown(f"**{heading}**")
+        cols = st.columns(3)
+        for i, n in enumerate(names):
+            with cols[i % 3].container(border=True):
+                st.markdown(f"**{recipes[n]['title']}**")
+                summary = recipes[n]["summary"]
+                st.caption(summary[:180] + ("…" if len(summary) > 180 else ""))
+                if st.button(
+                    "Selected" if n == current else "Open", key=f"pick:{n}", disabled=n == current, width="stretch"
+                ):
+                    picked = n
+    return picked
+
+
+def csv_card(store) -> None:
+    """Draw the CSV upload card; on "Use this CSV" the setup switches to it."""
+    st.markdown("**Your own data**")
+    upload = st.file_uploader(
+        f"Upload a CSV (numeric columns plus a target; up to {MAX_UPLOAD_MB} MB)", type=["csv"], key="csv_upload"
+    )
+    if upload is None:
+        return
+    data = upload.getvalue()
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        st.error(f"{upload.name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+        return
+    try:
+        header = pd.read_csv(pd.io.common.BytesIO(data), nrows=5)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        st.error(f"{upload.name} is not a readable CSV: {exc}")
+        return
+    target = st.selectbox("Target column (what to predict)", list(header.columns), index=len(header.columns) - 1)
+    if st.button("Use this CSV", type="primary"):
+        path = save_upload(store.home, upload.name, data)
+        sets = {"data.name": "csv", "data.params": {"path": str(path), "target": str(target)}}
+        error = check_csv(sets)
+        if error:
+            st.error(error)
+            return
+        choose(CUSTOM, [toggles.encode(k, v) for k, v in sets.items()])
+
+
+def sync_widgets(base: Recipe, name: str, url_sets: list[str]) -> None:
+    """Set the widgets from the URL once per recipe/link, so a copied link shows its setup."""
+    marker = (name, tuple(url_sets))
+    if st.session_state.get("_synced") == marker:
+        return
+    try:
+        wanted = toggles.decode(url_sets)
+    except RecipeError as exc:
+        st.warning(f"Ignoring the link's settings: {exc}")
+        wanted = {}
+    toggle_part, advanced = toggles.split_advanced(wanted)
+    try:
+        shown = base.with_overrides(toggle_part)
+    except RecipeError as exc:
+        st.warning(f"Ignoring the link's toggles: {exc}")
+        shown = base
+    for t in toggles.TOGGLES:
+        st.session_state[f"w:{t.key}"] = toggles.widget_value(t, shown)
+    st.session_state["advanced"] = "\n".join(toggles.encode(k, v) for k, v in advanced.items())
+    st.session_state["_synced"] = marker
+
+
+def toggle_grid(base: Recipe) -> dict[str, Any]:
+    """Draw one widget per toggle in a 4-column grid; returns {dotted key: widget value}."""
+    values: dict[str, Any] = {}
+    cols = st.columns(4)
+    image = is_image_data(base)
+    for i, t in enumerate(toggles.TOGGLES):
+        key = f"w:{t.key}"
+        with cols[i % 4]:
+            if t.kind == "select":
+                opts = t.choices(base.get(t.key))
+                if st.session_state.get(key) not in opts:
+                    st.session_state[key] = base.get(t.key)
+                values[t.key] = st.selectbox(t.label, opts, key=key, help=t.help or None)
+            elif t.kind in ("toggle", "early"):
+                values[t.key] = st.toggle(t.label, key=key, help=t.help or None)
+            elif t.kind == "slider":
+                lo, hi, step = t.options
+                hi = max(hi, base.get(t.key))  # a recipe deeper than the slider still fits
+                values[t.key] = st.slider(t.label, lo, hi, step=step, key=key, help=t.help or None)
+            elif t.kind == "choice":
+                opts = t.choices(base.get(t.key))
+                if st.session_state.get(key) not in opts:
+                    st.session_state[key] = base.get(t.key)
+                values[t.key] = st.select_slider(
+                    t.label, opts, key=key, help=t.help or None, format_func=lambda v, t=t: toggles.format_choice(v, t)
+                )
+            elif t.kind == "multiselect":
+                values[t.key] = st.multiselect(
+                    t.label,
+                    list(t.options),
+                    key=key,
+                    disabled=not image,
+                    help="Only for image data." if not image else t.help or None,
+                )
+    return values

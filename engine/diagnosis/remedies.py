@@ -1,0 +1,188 @@
+"""Remedy registry: a name -> the recipe overrides it applies, and why.
+
+The trainer knows nothing of remedies; a remedy is only a set of dotted
+overrides. Some depend on the run (a lower learning rate is the current one
+divided by ten, a residual connection only where the architecture has one),
+so each entry is a function of the resolved recipe. A remedy the run already
+uses (applying it would change nothing) is never suggested. Rules name their
+remedies; those names are checked against :data:`REMEDIES` when a rule is
+defined.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.config.recipe import EarlyStopping
+from engine.config.registry import Registry
+from engine.diagnosis.findings import Remedy
+
+REMEDIES = Registry("remedy")
+
+Overrides = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RemedyEntry:
+    """A registered remedy: ``overrides(recipe)`` (empty where it does not apply) and why it helps."""
+
+    name: str
+    overrides: Callable[[dict[str, Any]], Overrides]
+    why: str
+
+
+def remedy(
+    name: str, why: str
+) -> Callable[[Callable[[dict[str, Any]], Overrides]], Callable[[dict[str, Any]], Overrides]]:
+    """Register the decorated ``fn(recipe dict) -> overrides`` as the remedy ``name``."""
+
+    def add(fn: Callable[[dict[str, Any]], Overrides]) -> Callable[[dict[str, Any]], Overrides]:
+        REMEDIES.register(name)(RemedyEntry(name, fn, why))
+        return fn
+
+    return add
+
+
+def names() -> list[str]:
+    """Every remedy's name, sorted."""
+    return REMEDIES.names()
+
+
+def _get(recipe: dict[str, Any], dotted: str) -> Any:
+    node: Any = recipe
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def build(name: str, recipe: dict[str, Any]) -> Remedy | None:
+    """The remedy ``name`` for this recipe, or None when the run already uses it (or it does not apply)."""
+    entry: RemedyEntry = REMEDIES.get(name)
+    overrides = entry.overrides(recipe)
+    if not overrides or all(_get(recipe, k) == v for k, v in overrides.items()):
+        return None
+    return Remedy(name, overrides, entry.why)
+
+
+def ranked(names_in_order: list[str], recipe: dict[str, Any]) -> list[Remedy]:
+    """The applicable remedies, in the rule's order of preference."""
+    return [r for r in (build(n, recipe) for n in names_in_order) if r is not None]
+
+
+def as_flags(overrides: dict[str, Any]) -> str:
+    """The overrides as the CLI takes them: ``--set model.init="he_normal" --set model.residual=true``."""
+    return " ".join(f"--set {k}={json.dumps(v)}" for k, v in overrides.items())
+
+
+def _caps(recipe: dict[str, Any]) -> Any:
+    from engine.models import capabilities
+
+    return capabilities(str(_get(recipe, "model.arch") or "mlp"))
+
+
+def _is_image(recipe: dict[str, Any]) -> bool:
+    from engine import datasets
+
+    return datasets.kind(str(_get(recipe, "data.name") or "digits")) == "image"
+
+
+def _lr(recipe: dict[str, Any]) -> float:
+    return float(_get(recipe, "train.lr") or 0.001)
+
+
+@remedy("he_relu", "ReLU passes gradients at full strength and He init keeps their scale through depth")
+def _he_relu(r: dict[str, Any]) -> Overrides:
+    return {"model.init": "he_normal", "model.activation": "relu"}
+
+
+@remedy("residual", "skip connections give the gradient a short path to the early layers")
+def _residual(r: dict[str, Any]) -> Overrides:
+    return {"model.residual": True} if _caps(r).residual else {}
+
+
+@remedy("batch_norm", "normalising each layer's inputs keeps activations and gradients in a healthy range")
+def _batch_norm(r: dict[str, Any]) -> Overrides:
+    return {"model.norm": "batch"} if "batch" in _caps(r).norms else {}
+
+
+@remedy("adam", "Adam scales each weight's step by its own gradient history, so tiny gradients still move weights")
+def _adam(r: dict[str, Any]) -> Overrides:
+    return {"train.optimizer": "adam", "train.lr": 0.001}
+
+
+@remedy("clip_norm", "clipping caps the gradient's length, so one bad batch cannot throw the weights away")
+def _clip(r: dict[str, Any]) -> Overrides:
+    return {"train.clip_norm": 1.0}
+
+
+@remedy("lower_lr", "a smaller step stops the optimizer from overshooting the minimum")
+def _lower_lr(r: dict[str, Any]) -> Overrides:
+    return {"train.lr": float(f"{_lr(r) / 10:.3g}")}
+
+
+@remedy("leaky_relu", "leaky ReLU keeps a small slope for negative inputs, so a unit can come back to life")
+def _leaky(r: dict[str, Any]) -> Overrides:
+    return {"model.activation": "leaky_relu"}
+
+
+@remedy("he_init", "He init sizes the weights for ReLU-family units, so fewer start out dead or exploding")
+def _he_init(r: dict[str, Any]) -> Overrides:
+    return {"model.init": "he_normal"}
+
+
+@remedy("relu", "ReLU does not saturate for positive inputs, so its gradient stays 1")
+def _relu(r: dict[str, Any]) -> Overrides:
+    return {"model.activation": "relu"}
+
+
+@remedy("xavier_init", "Xavier init keeps pre-activations small, away from the flat ends of sigmoid/tanh")
+def _xavier(r: dict[str, Any]) -> Overrides:
+    return {"model.init": "xavier_normal"}
+
+
+@remedy("dropout", "dropout stops units from co-adapting to memorise the training set")
+def _dropout(r: dict[str, Any]) -> Overrides:
+    return {"model.dropout": 0.3} if (_get(r, "model.dropout") or 0) < 0.3 else {}
+
+
+@remedy("weight_decay", "weight decay (L2) pulls weights toward zero, favouring simpler functions")
+def _wd(r: dict[str, Any]) -> Overrides:
+    return {"train.weight_decay": 0.001} if (_get(r, "train.weight_decay") or 0) < 0.001 else {}
+
+
+@remedy("augmentation", "augmented images show the model new variations instead of the same few examples")
+def _augment(r: dict[str, Any]) -> Overrides:
+    return {"data.augment": ["affine", "noise"]} if _is_image(r) and not _get(r, "data.augment") else {}
+
+
+@remedy("early_stopping", "stop when validation loss stops improving, and keep the best weights")
+def _early(r: dict[str, Any]) -> Overrides:
+    return {"train.early_stopping": EarlyStopping().model_dump()} if not _get(r, "train.early_stopping") else {}
+
+
+@remedy("more_data", "train on all the data instead of a small subset")
+def _more_data(r: dict[str, Any]) -> Overrides:
+    return {"data.train_limit": None} if _get(r, "data.train_limit") else {}
+
+
+@remedy("schedule", "a decaying learning rate takes big steps early and careful ones late")
+def _schedule(r: dict[str, Any]) -> Overrides:
+    return {"train.schedule": "cosine"} if _get(r, "train.schedule") == "constant" else {}
+
+
+@remedy("higher_lr", "the steps are too small to make progress in the time given")
+def _higher_lr(r: dict[str, Any]) -> Overrides:
+    return {"train.lr": float(f"{min(_lr(r) * 10, 1.0):.3g}")}
+
+
+@remedy("wider", "a wider model has the capacity to fit the data")
+def _wider(r: dict[str, Any]) -> Overrides:
+    return {"model.width": int(_get(r, "model.width") or 64) * 2}
+
+
+@remedy("longer", "the run ended before the model converged")
+def _longer(r: dict[str, Any]) -> Overrides:
+    return {"train.steps": int(_get(r, "train.steps") or 1000) * 2}

@@ -1,0 +1,1 @@
+"""Diagnosis rules, one per file (see :mod:`engine.diagnosis.rules.base`)."""

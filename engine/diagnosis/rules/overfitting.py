@@ -1,0 +1,59 @@
+"""Validation loss climbs while training loss keeps falling.
+
+SageMaker Debugger's overfit rule compares (val - train) / train with 0.1;
+with train losses near zero that ratio explodes on healthy runs, so we use
+the rise of the validation loss above its own best instead: warning when it
+has climbed 25% (info from 10%) over at least two evaluations while the
+training loss kept improving.
+"""
+
+from __future__ import annotations
+
+from engine.diagnosis.findings import Finding
+from engine.diagnosis.metrics import RunMetrics
+from engine.diagnosis.rules.base import Rule, check_positive
+
+
+class Overfitting(Rule):
+    code = "overfitting"
+    remedies = ["more_data", "dropout", "weight_decay", "augmentation", "early_stopping"]
+
+    def __init__(self, rise: float = 0.25, info_rise: float = 0.1, min_evals: int = 5, patience: int = 2):
+        self.rise = check_positive("rise", rise)
+        self.info_rise = check_positive("info_rise", info_rise)
+        self.min_evals = int(check_positive("min_evals", min_evals))
+        self.patience = int(check_positive("patience", patience))
+
+    def check(self, m: RunMetrics) -> Finding | None:
+        val = m.series("val_loss")
+        train = m.series("train_eval_loss")
+        if len(val) < self.min_evals or len(train) < self.min_evals:
+            return None
+        best_step = int(val.idxmin())
+        best = float(val.min())
+        after = val.loc[best_step:]
+        if len(after) <= self.patience or best <= 0:
+            return None
+        rise = float(after.iloc[-1]) / best - 1.0
+        sustained = float(after.iloc[-self.patience :].min()) / best - 1.0
+        train_then, train_now = float(train.loc[:best_step].iloc[-1]), float(train.iloc[-1])
+        if sustained < self.info_rise or train_now >= train_then:
+            return None
+        crossed = after[after / best - 1.0 >= self.info_rise]
+        gap = float(val.iloc[-1]) - train_now
+        return self.finding(
+            m,
+            severity="warning" if sustained >= self.rise else "info",
+            first_step=int(crossed.index[0]) if len(crossed) else best_step,
+            message=(
+                f"validation loss is up {rise:.0%} from its best at step {best_step} while training "
+                f"loss kept falling ({train_then:.3g} → {train_now:.3g}): the model is memorising the training set."
+            ),
+            best_val_loss=best,
+            best_step=best_step,
+            val_loss_now=float(val.iloc[-1]),
+            train_loss_at_best=train_then,
+            train_loss_now=train_now,
+            gap=gap,
+            rise=rise,
+        )

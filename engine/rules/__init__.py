@@ -1,1 +1,0 @@
-"""Diagnosis rules, one per file (see :mod:`engine.rules.base`)."""

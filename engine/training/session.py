@@ -1,0 +1,157 @@
+"""One run, start to finish: prepare data and model, train, record, summarise.
+
+Both ``gradclinic run`` (foreground) and the background worker go through
+here. Everything that can fail because of the user's input (recipe, data,
+an impossible model) fails in :func:`prepare`, before a run row exists, so a
+refusal leaves the store untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.config.errors import RecipeError
+from engine.config.metrics import headline
+from engine.config.recipe import Recipe
+from engine.datasets import prepare as prepare_data
+from engine.datasets.base import Dataset
+from engine.diagnosis.diagnose import diagnose_into_store
+from engine.models import build_model
+from engine.models.base import ClinicModel
+from engine.training import checkpoint
+from engine.training.events import Callback
+from engine.training.probing.manager import ProbeManager
+from engine.training.recorder import Recorder
+from engine.training.trainer import Trainer, TrainState
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    data: Dataset
+    model: ClinicModel
+    device: torch.device
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RecipeError("train.device: cuda was asked for, but no CUDA device is available; use auto or cpu")
+    if name == "mps" and not has_mps:
+        raise RecipeError("train.device: mps was asked for, but Apple MPS is not available; use auto or cpu")
+    return torch.device(name)
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    """Load data and build the model, seeded. Raises RecipeError/DataError for bad input."""
+    device = resolve_device(recipe.train.device)
+    if device.type == "cpu":
+        # Vanishing gradients produce subnormal floats, which make CPU math
+        # several times slower; flushing them to zero changes no result we show.
+        torch.set_flush_denormal(True)
+    torch.manual_seed(recipe.seed)
+    data = prepare_data(recipe.data, recipe.seed)
+    torch.manual_seed(recipe.seed)  # the model's init must not depend on the data's RNG use
+    model = build_model(recipe.model, data)
+    return Prepared(recipe, data, model, device)
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def train(
+    store,
+    run_id: str,
+    prepared: Prepared,
+    on_flush: Callable[[dict], None] | None = None,
+    extra_callbacks: list | None = None,
+    stop_check: Callable[[], bool] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train a prepared run recorded as ``run_id``; returns the JSON summary.
+
+    With ``resume``, the run continues from its last checkpoint and its
+    metrics continue in the same run.
+    """
+    recipe, device = prepared.recipe, prepared.device
+    probes = ProbeManager.for_recipe(prepared.model, recipe)
+    recorder = Recorder(store, run_id, probes, on_flush=on_flush, diagnose=diagnose_into_store)
+    callbacks = [probes, recorder] + list(extra_callbacks or [])
+    t0 = time.perf_counter()
+    store.update_run(run_id, device=str(device), pid=os.getpid())
+    store.set_status(run_id, "running")
+    try:
+        torch.manual_seed(recipe.seed)
+        trainer = Trainer(recipe, prepared.data, prepared.model, device, callbacks)
+        folder = store.runs_dir(run_id)
+        if resume:
+            step = checkpoint.restore(folder, trainer)
+            store.add_event(run_id, step, "resumed", {"step": step})
+        trainer.add_callback(checkpoint.Checkpointer(folder, trainer))
+        if stop_check is not None:
+            trainer.add_callback(_StopCheck(stop_check))
+        status = trainer.fit()
+        checkpoint.save_final(folder, trainer)
+    except Exception as exc:
+        store.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        raise
+    finally:
+        probes.close()
+    state = trainer.state
+    findings = _run_rules(store, run_id)
+    if status == "diverged":
+        store.add_event(run_id, state.stop_detail.get("step", state.step), "diverged", state.stop_detail)
+    summary = {
+        "run_id": run_id,
+        "recipe": recipe.name,
+        "status": status,
+        "steps": state.step,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "device": str(device),
+        "final": _final(recorder.last_loss, state.metrics, prepared.data.task),
+        "best": {"val_loss": _finite(state.best_val_loss), "step": state.best_step},
+        "findings": findings,
+    }
+    store.update_run(run_id, summary=summary)
+    store.set_status(run_id, status)
+    return summary
+
+
+def _final(train_loss: Any, metrics: dict[str, Any], task: str) -> dict[str, Any]:
+    """Last losses, the headline metric, and any metric a model adds (anomaly_auc, val_mmd, ...)."""
+    out = {"train_loss": _finite(train_loss), "val_loss": _finite(metrics.get("val_loss"))}
+    head = headline(metrics, task)  # stopped before the first evaluation: the task's headline, as None
+    out[head.name] = _finite(metrics.get(head.name))
+    for key, value in metrics.items():
+        if key not in out and not key.startswith("train_"):
+            out[key] = _finite(value)
+    return out
+
+
+class _StopCheck(Callback):
+    """Turns an external stop signal (Ctrl-C) into a cooperative stop at the next step."""
+
+    def __init__(self, check: Callable[[], bool]):
+        self.check = check
+
+    def after_step(self, state: TrainState) -> None:
+        if self.check():
+            state.request_stop("stopped", step=state.step, what="interrupted")
+
+
+def _run_rules(store, run_id: str) -> list[dict]:
+    diagnose_into_store(store, run_id)
+    return store.findings(run_id)
