@@ -60,7 +60,15 @@ def _imported_in_fresh_python(names: list[str], also: str = "") -> set[str]:
 
 
 def test_the_torch_free_side_and_the_app_never_import_torch():
-    loaded = _imported_in_fresh_python(modules(TORCH_FREE_PACKAGES + APP_PACKAGES, TORCH_FREE_MODULES + APP_MODULES))
+    """Importing them, and validating every built-in recipe (registries, capabilities, dataset params)."""
+    validate = (
+        "from engine.config.recipe import list_recipe_names, load_recipe\n"
+        "for name in list_recipe_names():\n"
+        "    load_recipe(name)\n"
+    )
+    loaded = _imported_in_fresh_python(
+        modules(TORCH_FREE_PACKAGES + APP_PACKAGES, TORCH_FREE_MODULES + APP_MODULES), also=validate
+    )
     assert "torch" not in loaded
 
 

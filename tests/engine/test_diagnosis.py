@@ -27,7 +27,7 @@ SHOWCASES = {
         ["model.depth=4", "model.activation=tanh", "model.init=normal", "model.init_std=1.0", "train.steps=600"],
     ),
     "overfitting": ("healthy-mlp", ["model.width=256", "data.train_limit=150", "train.steps=1500"]),
-    "unstable_loss": ("healthy-mlp", ["train.lr=0.03", "train.steps=1000"]),
+    "unstable_loss": ("healthy-mlp", ["train.lr=0.05", "train.steps=1000"]),
 }
 HEALTHY = {
     "mlp": ("healthy-mlp", []),
