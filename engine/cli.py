@@ -215,17 +215,24 @@ def cmd_compare(args) -> int:
 
 
 def _print_group(summary: dict) -> None:
-    metric = summary["metric"]
-    print(f"group {summary['group']}  ({metric}, baseline best {summary['baseline_best']})")
-    for v in summary["variants"]:
-        f, d, st = v["final"], v["delta_vs_baseline"], v["steps_to_baseline_best"]
-        fmt = lambda m: "-" if m["mean"] is None else f"{m['mean']:.4g} ± {m['std']:.2g}"  # noqa: E731
-        print(
-            f"  {v['label']:<32} final {fmt(f):<18} delta {fmt(d):<18} steps to baseline best {fmt(st)}"
-            f"  [{', '.join(sorted(set(v['status'])))}]"
-        )
-    from engine.control.compare import verdict
+    from engine.control.verdict import verdict
 
+    target = summary["target"]
+    print(
+        f"group {summary['group']}  ({summary['metric']}, {summary['seeds']} seed(s) a variant, "
+        f"target {'-' if target is None else f'{target:.4g}'}: the level the baseline settles at)"
+    )
+
+    def fmt(m: dict) -> str:
+        return "-" if m["mean"] is None else f"{m['mean']:.4g} ± {m['std']:.2g}"
+
+    for v in summary["variants"]:
+        ci = v["delta_ci"]
+        noise = "" if ci is None else f" [95% CI {ci['low']:+.3g} to {ci['high']:+.3g}]"
+        print(
+            f"  {v['label']:<32} final {fmt(v['final']):<18} delta {fmt(v['delta_vs_baseline'])}{noise:<26}"
+            f" steps to target {fmt(v['steps_to_target'])}  [{', '.join(sorted(set(v['status'])))}]"
+        )
     print(verdict(summary))
 
 

@@ -340,3 +340,66 @@ def compare_curves(
     if column.endswith("_accuracy") and series:
         fig.update_yaxes(range=[0, 100.5])
     return fig
+
+
+def seed_band_curves(
+    groups: Mapping[str, list[pd.DataFrame]],
+    column: str,
+    *,
+    title: str,
+    y_label: str,
+    colours: Mapping[str, str] | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """One line per variant, the mean over its seeds, in a band of ±1 standard deviation across seeds.
+
+    ``groups`` maps a variant's label to the wide tables of its seeds' runs. Seeds
+    evaluate at the same steps, so the band is computed step by step over the seeds
+    that have a value there; a variant with one run is drawn as a plain line.
+    """
+    colours = dict(colours or {})
+    means: dict[str, pd.DataFrame] = {}
+    spread: dict[str, pd.Series] = {}
+    for i, (label, wides) in enumerate(groups.items()):
+        colours.setdefault(label, run_colour(i))
+        cols = [pd.to_numeric(w[column], errors="coerce") for w in wides if w is not None and column in w.columns]
+        if not cols:
+            continue
+        table = pd.concat(cols, axis=1).sort_index()
+        table = table.where(np.isfinite(table))
+        means[label] = pd.DataFrame({column: table.mean(axis=1)})
+        if table.shape[1] > 1:
+            spread[label] = table.std(axis=1, ddof=1)
+    fig = compare_curves(means, column, title=title, y_label=y_label, colours=colours, presentation=presentation)
+    scale = 100.0 if column.endswith("_accuracy") else 1.0
+    for label, std in spread.items():
+        mean = means[label][column]
+        ok = np.isfinite(mean) & np.isfinite(std)
+        x = mean.index[ok]
+        upper, lower = (mean[ok] + std[ok]) * scale, (mean[ok] - std[ok]) * scale
+        fill = _with_alpha(colours[label], 0.18)
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=upper, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=label
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=lower,
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=fill,
+                hoverinfo="skip",
+                name=f"{label} ±1 sd over seeds",
+                showlegend=False,
+                legendgroup=label,
+            )
+        )
+    return fig
+
+
+def _with_alpha(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"

@@ -6,7 +6,7 @@ The numbers come from ``engine.control.compare.summarize_runs``, the same code b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from app.logic.live import RunFeed
 from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
 from engine.control import compare
+from engine.control.verdict import verdict
 
 # Keys that describe a recipe rather than configure it.
 _NOT_CONFIG = ("name", "title", "lesson", "compare", "questions")
@@ -35,6 +36,12 @@ class ComparisonView:
     running: int
     recipe_name: str | None
     version: tuple = ()  # changes when any run has new rows: the figure cache key
+    seed_groups: dict[str, list[pd.DataFrame]] = field(default_factory=dict)  # variant -> its seeds' scalars
+
+    @property
+    def multi_seed(self) -> bool:
+        """True when some variant ran at several seeds: curves then show the mean and a band."""
+        return any(len(w) > 1 for w in self.seed_groups.values())
 
     @property
     def metric_column(self) -> tuple[str, str]:
@@ -90,7 +97,7 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         run_ids=run_ids,
         labels=labels,
         summary=summary,
-        verdict=compare.verdict(summary),
+        verdict=verdict(summary),
         table=summary_table(summary, runs, labels, findings),
         diff=config_diff({labels[r["id"]]: r["recipe"] for r in runs}),
         wides=wides,
@@ -98,11 +105,13 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         running=sum(common.is_live(r["status"]) for r in runs),
         recipe_name=recipe_names.pop() if len(recipe_names) == 1 else None,
         version=tuple(feeds[r].version for r in run_ids),
+        seed_groups={v["label"]: [feeds[r].wide for r in v["runs"]] for v in summary["variants"]},
     )
 
 
 def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findings: dict[str, list]) -> pd.DataFrame:
-    """One row per run: status, best and final metric, steps to the baseline's best, change, findings."""
+    """One row per run: status, best and final metric, steps to the target (the level the baseline
+    settles at), change, findings."""
     acc = summary["metric"] == "val_accuracy"
     by_run = {rid: v for v in summary["variants"] for rid in v["runs"]}
     rows = []
@@ -110,7 +119,7 @@ def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findi
         v = by_run[r["id"]]
         best, final = v["best"]["mean"], v["final"]["mean"]  # mean over seeds when a variant has several
         delta = v["delta_vs_baseline"]["mean"]
-        steps = v["steps_to_baseline_best"]["mean"]
+        steps = v["steps_to_target"]["mean"]
         rows.append(
             {
                 "run": labels[r["id"]],
@@ -126,12 +135,22 @@ def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findi
                     if acc
                     else f"{delta:+.3g}"
                 ),
-                "steps to baseline's best": "never" if steps is None else f"{int(steps):,}",
+                "steps to target": "never" if steps is None else f"{int(steps):,}",
+                "95% CI of the change": _interval(v.get("delta_ci"), acc),
                 "findings": ", ".join(findings.get(r["id"], [])) or "none",
                 "id": r["id"],
             }
         )
     return pd.DataFrame(rows)
+
+
+def _interval(ci: dict | None, acc: bool) -> str:
+    """The seed-noise interval of a variant's change, or "–" (one seed, or the baseline itself)."""
+    if ci is None:
+        return "–"
+    if acc:
+        return f"{ci['low'] * 100:+.1f} to {ci['high'] * 100:+.1f} pts" + ("" if ci["excludes_zero"] else " (noise)")
+    return f"{ci['low']:+.3g} to {ci['high']:+.3g}" + ("" if ci["excludes_zero"] else " (noise)")
 
 
 def _fmt(x: float | None, acc: bool) -> str:

@@ -19,6 +19,7 @@ from engine.config.recipe import Recipe, list_recipe_names, load_recipe
 DEFAULT_RECIPE = "vanishing-sigmoid"
 CUSTOM = "custom"  # the built-in defaults, which an uploaded CSV starts from
 MAX_UPLOAD_MB = 20
+MAX_SEEDS = 10  # runs per variant from the Compare button (each is a full run)
 ADVANCED_HINT = (
     "seed",
     "train.steps",

@@ -67,13 +67,24 @@ def body() -> None:
             ui.memo(
                 "cmp:metric",
                 version,
-                lambda: curves.compare_curves(
-                    view.wides,
-                    metric_col,
-                    title=f"Validation {metric_label}",
-                    colours=colours,
-                    presentation=P,
-                    y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
+                lambda: (
+                    curves.seed_band_curves(
+                        view.seed_groups,
+                        metric_col,
+                        title=f"Validation {metric_label}: mean and ±1 sd over seeds",
+                        colours={label: theme.run_colour(i) for i, label in enumerate(view.seed_groups)},
+                        presentation=P,
+                        y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
+                    )
+                    if view.multi_seed
+                    else curves.compare_curves(
+                        view.wides,
+                        metric_col,
+                        title=f"Validation {metric_label}",
+                        colours=colours,
+                        presentation=P,
+                        y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
+                    )
                 ),
             )
         )

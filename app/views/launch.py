@@ -66,7 +66,7 @@ else:
 
 st.subheader("Run it")
 variant_options = setup.variant_options(base, toggle_sets)
-c1, c2, c3 = st.columns([1, 2, 1])
+c1, c2, c4, c3 = st.columns([1, 2, 0.7, 1])
 launch_clicked = c1.button(
     "🚀 Launch",
     type="primary",
@@ -80,6 +80,14 @@ chosen = c2.multiselect(
     default=list(variant_options)[: min(len(variant_options), 6)],
     disabled=error is not None,
     placeholder="Change a toggle, or pick the recipe's remedies",
+)
+seeds = c4.number_input(
+    "Seeds",
+    min_value=1,
+    max_value=setup.MAX_SEEDS,
+    value=1,
+    help="Runs per variant at seeds seed, seed+1, ...: with 2 or more, every change from the baseline gets a "
+    "95% confidence interval, and the verdict says when it is within seed noise.",
 )
 compare_clicked = c3.button(
     "⚖️ Compare",
@@ -105,7 +113,7 @@ if error is None and (compare_clicked or lesson_clicked):
         else [(label, variant_options[label]) for label in chosen]
     )
     try:
-        group = compare.launch_group(store, baseline, [("baseline", {})] + picked_variants)
+        group = compare.launch_group(store, baseline, [("baseline", {})] + picked_variants, seeds=int(seeds))
     except RecipeError as exc:
         st.error(f"**Cannot compare:** {exc}")
     else:

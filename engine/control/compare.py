@@ -4,7 +4,10 @@ Torch-free. Variants come from ``--vary KEY=V1,V2`` (one key at a time, or
 the cartesian product with ``grid``) or from the recipe's ``compare:`` block.
 Every run in a group shares the recipe's seed, and so the data split and the
 initial weights, so a difference comes from the remedy alone; ``seeds > 1``
-repeats each variant with seeds seed, seed+1, ...
+repeats each variant with seeds seed, seed+1, ..., and each difference from
+the baseline then gets a 95% confidence interval over the seeds
+(:mod:`engine.control.stats`). :mod:`engine.control.verdict` says in words
+what the numbers show.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from engine.config.errors import RecipeError
 from engine.config.metrics import ACCURACY, headline
 from engine.config.names import TERMINAL
 from engine.config.recipe import Recipe, parse_override
-from engine.control import labels, queue
+from engine.control import labels, queue, stats
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
@@ -73,21 +76,40 @@ def launch_group(
     return group
 
 
+#: A baseline whose best validation accuracy is within this much of chance never learned.
+NEVER_LEARNED_MARGIN = 0.05
+#: The level a run settles at: the median of its last quarter of evaluations.
+SETTLE_SHARE = 0.25
+
+
 def _mean_std(values: list[float | None]) -> dict[str, Any]:
-    xs = [x for x in values if x is not None and math.isfinite(x)]
+    xs = stats.finite(values)
     if not xs:
         return {"mean": None, "std": None, "n": 0}
     return {"mean": statistics.fmean(xs), "std": statistics.pstdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
 
 
-def steps_to_reach(series, target: float, higher: bool) -> int | None:
+def steps_to_reach(series: Any, target: float, higher: bool) -> int | None:
     """First step at which ``series`` (indexed by step) reaches ``target``."""
     hit = series[series >= target] if higher else series[series <= target]
     return int(hit.index[0]) if len(hit) else None
 
 
-def summarize_group(store, group: str) -> dict[str, Any]:
-    """Per-variant final metrics, steps to the baseline's best, and deltas (mean ± std over seeds)."""
+def settled(series: Any) -> float | None:
+    """The level an evaluated metric settles at: the median of its last quarter (at least one evaluation).
+
+    A target for "steps to reach" must be a level the run really holds, never a noise peak:
+    a chance-level baseline's best is its luckiest evaluation, not something it reached.
+    """
+    s = series.dropna()
+    s = s[s.map(math.isfinite)]
+    if not len(s):
+        return None
+    return float(s.iloc[-max(1, math.ceil(len(s) * SETTLE_SHARE)) :].median())
+
+
+def summarize_group(store: Any, group: str) -> dict[str, Any]:
+    """Per-variant final metrics, steps to the baseline's level, and deltas with their seed noise."""
     runs_df = store.list_runs(group=group)
     if runs_df.empty:
         raise RecipeError(f"no runs in group {group!r}")
@@ -97,11 +119,19 @@ def summarize_group(store, group: str) -> dict[str, Any]:
 
 
 def summarize_runs(
-    store, run_ids: list[str], baseline: str | None = None, wides: dict[str, Any] | None = None
+    store: Any, run_ids: list[str], baseline: str | None = None, wides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Like :func:`summarize_group` for any runs. The baseline is ``baseline`` (a run id), else the
     runs named "baseline", else the first run. Runs sharing a name (seeds) form one variant.
-    ``wides`` ({run id: scalars by step}) saves re-reading what the caller already holds."""
+    ``wides`` ({run id: scalars by step}) saves re-reading what the caller already holds.
+
+    Per variant: ``final``, ``best`` and ``delta_vs_baseline`` as mean, std and n over seeds;
+    ``delta_ci``, the 95% interval of the difference of means (None below two seeds a side);
+    ``steps_to_target``, the steps each seed took to reach ``target``, the level the baseline
+    settles at (its lowest over seeds, so that every baseline seed reaches it; None when the
+    baseline never learned or diverged). ``baseline_best``/``steps_to_baseline_best`` are kept
+    for older readers.
+    """
     if not run_ids:
         raise RecipeError("no runs to compare")
     rows = [store.get_run(rid) for rid in run_ids]
@@ -110,7 +140,6 @@ def summarize_runs(
         baseline = rows[0]["id"]
     base_label = label_of[baseline] if baseline is not None else "baseline"
     series: dict[str, Any] = {}
-    finals: dict[str, dict] = {}
     head = ACCURACY  # until a run shows it is judged by a loss (regression, a GAN)
     for r in rows:
         wide = wides[r["id"]] if wides is not None and r["id"] in wides else store.scalars_wide(r["id"])
@@ -118,84 +147,92 @@ def summarize_runs(
             head = headline(wide.columns)
         series[r["id"]] = wide
     metric, higher = head.column, head.higher_is_better
-    for r in rows:
-        wide = series[r["id"]]
-        s = wide[metric].dropna() if metric in wide.columns else None
-        finals[r["id"]] = {
-            "status": r["status"],
-            "final": float(s.iloc[-1]) if s is not None and len(s) else None,
-            "best": (float(s.max()) if higher else float(s.min())) if s is not None and len(s) else None,
-        }
+    curve = {rid: (w[metric].dropna() if metric in w.columns else None) for rid, w in series.items()}
+    finals = {rid: _final_best(s, higher) for rid, s in curve.items()}
     base_ids = [r["id"] for r in rows if label_of[r["id"]] == base_label]
-    base_best = [finals[i]["best"] for i in base_ids if finals[i]["best"] is not None]
-    target = (max(base_best) if higher else min(base_best)) if base_best else None
+    base_best = stats.finite([finals[i]["best"] for i in base_ids])
+    best_level = (max(base_best) if higher else min(base_best)) if base_best else None
+    chance = _chance(store, base_ids[0]) if base_ids and metric == "val_accuracy" else None
+    learned = None if not base_best or chance is None else max(base_best) > chance + NEVER_LEARNED_MARGIN
+    levels = [x for x in (settled(curve[i]) for i in base_ids if curve[i] is not None) if x is not None]
+    target = None if not levels or learned is False else (min(levels) if higher else max(levels))
     variants: dict[str, dict] = {}
     for r in rows:
-        label = label_of[r["id"]]
-        v = variants.setdefault(label, {"label": label, "runs": [], "status": [], "final": [], "best": [], "steps": []})
+        v = variants.setdefault(
+            label_of[r["id"]],
+            {
+                "label": label_of[r["id"]],
+                "runs": [],
+                "status": [],
+                "final": [],
+                "best": [],
+                "steps": [],
+                "to_target": [],
+            },
+        )
+        s = curve[r["id"]]
         v["runs"].append(r["id"])
         v["status"].append(r["status"])
         v["final"].append(finals[r["id"]]["final"])
         v["best"].append(finals[r["id"]]["best"])
-        s = series[r["id"]].get(metric)
-        v["steps"].append(steps_to_reach(s.dropna(), target, higher) if s is not None and target is not None else None)
-    base_final = _mean_std(variants[base_label]["final"])["mean"] if base_label in variants else None
+        v["steps"].append(steps_to_reach(s, best_level, higher) if s is not None and best_level is not None else None)
+        v["to_target"].append(steps_to_reach(s, target, higher) if s is not None and target is not None else None)
+    base_finals = variants[base_label]["final"] if base_label in variants else []
+    base_final = _mean_std(base_finals)["mean"]
     out = []
     for v in variants.values():
-        final = _mean_std(v["final"])
         delta = [(x - base_final) if x is not None and base_final is not None else None for x in v["final"]]
+        ci = None if v["label"] == base_label else stats.difference_interval(v["final"], base_finals)
         out.append(
             {
                 "label": v["label"],
                 "runs": v["runs"],
                 "status": v["status"],
-                "final": final,
+                "final": _mean_std(v["final"]),
                 "best": _mean_std(v["best"]),
+                "delta_vs_baseline": _mean_std(delta),
+                "delta_ci": None if ci is None else ci.to_dict(),
+                "steps_to_target": _mean_std([s for s in v["to_target"] if s is not None]),
+                "reached_target": sum(s is not None for s in v["to_target"]),
                 "steps_to_baseline_best": _mean_std([s for s in v["steps"] if s is not None]),
                 "reached_baseline_best": sum(s is not None for s in v["steps"]),
-                "delta_vs_baseline": _mean_std(delta),
+                "first_step_at": _first_steps([curve[rid] for rid in v["runs"]]) if metric == "val_accuracy" else {},
             }
         )
-    done = all(r["status"] in TERMINAL for r in rows)
     return {
         "group": None,
         "metric": metric,
         "higher_is_better": higher,
         "baseline": base_label,
-        "baseline_best": target,
-        "done": done,
+        "baseline_best": best_level,
+        "target": target,
+        "chance": chance,
+        "baseline_learned": learned,
+        "seeds": max(len(v["runs"]) for v in variants.values()),
+        "done": all(r["status"] in TERMINAL for r in rows),
         "variants": out,
     }
 
 
-def verdict(summary: dict[str, Any]) -> str:
-    """One line computed from the numbers: the best variant against the baseline."""
-    variants = summary["variants"]
-    base_label = summary.get("baseline", "baseline")
-    base = next((v for v in variants if v["label"] == base_label), None)
-    others = [v for v in variants if v["label"] != base_label and v["final"]["mean"] is not None]
-    higher = summary["higher_is_better"]
-    acc = summary["metric"] == "val_accuracy"
-    if base is not None and others and base["final"]["mean"] is None and "diverged" in base["status"]:
-        # A diverged baseline has no final number to subtract from: say what trained instead.
-        best = max(others, key=lambda v: v["final"]["mean"] * (1 if higher else -1))
-        value = f"{best['final']['mean']:.1%}" if acc else f"{best['final']['mean']:.3g}"
-        also = [v["label"] for v in variants if v is not base and "diverged" in v["status"]]
-        return (
-            f"The baseline diverged; {best['label']} trained to a validation "
-            f"{'accuracy' if acc else 'loss'} of {value}" + (f" ({', '.join(also)} diverged too)" if also else "")
-        )
-    if base is None or not others or base["final"]["mean"] is None:
-        return "not enough finished runs to compare yet"
-    best = max(others, key=lambda v: v["final"]["mean"] * (1 if higher else -1))
-    d = best["final"]["mean"] - base["final"]["mean"]
-    change = f"{d * 100:+.0f} points" if acc else f"{d:+.3g} val loss"
-    name = "validation accuracy" if acc else "validation loss"
-    base_steps = base["steps_to_baseline_best"]["mean"]
-    best_steps = best["steps_to_baseline_best"]["mean"]
-    if best_steps and base_steps and best_steps < base_steps:
-        return (
-            f"{best['label']} reached the baseline's best {name} {base_steps / best_steps:.1f}× sooner "
-            f"and ended {change}"
-        )
-    return f"{best['label']} ended {change} against the baseline"
+def _first_steps(curves: list[Any]) -> dict[str, int]:
+    """{"0.9": step}: the first step every seed had reached each tenth of accuracy (the latest of them)."""
+    out = {}
+    for tenth in range(1, 10):
+        level = tenth / 10
+        steps = [steps_to_reach(c, level, True) if c is not None else None for c in curves]
+        if steps and all(s is not None for s in steps):
+            out[f"{level:g}"] = max(s for s in steps if s is not None)
+    return out
+
+
+def _final_best(s: Any, higher: bool) -> dict[str, float | None]:
+    if s is None or not len(s):
+        return {"final": None, "best": None}
+    return {"final": float(s.iloc[-1]), "best": float(s.max()) if higher else float(s.min())}
+
+
+def _chance(store: Any, run_id: str) -> float | None:
+    """The accuracy of always guessing the most common class, as the run recorded it."""
+    event = store.last_event(run_id, "data")
+    value = (event or {}).get("payload", {}).get("chance_accuracy")
+    return None if value is None else float(value)

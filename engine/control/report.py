@@ -36,12 +36,12 @@ def runs_table(store, **filters: Any) -> pd.DataFrame:
         return pd.DataFrame(columns=["id", "name", "recipe", "status", "progress", "device", "heartbeat", "created"])
     now = time.time()
 
-    def progress(row) -> str:
-        total = row.get("total_steps")
-        step = row.get("step") or 0
-        if not total or (isinstance(total, float) and math.isnan(total)):
-            return f"{int(step)}"
-        return f"{int(step)}/{int(total)} ({100 * step / total:.0f}%)"
+    def progress(row: pd.Series) -> str:
+        total, step = row.get("total_steps"), row.get("step")
+        step = 0 if step is None or pd.isna(step) else int(step)  # a queued run has no step yet (NaN in a table)
+        if total is None or pd.isna(total) or not total:
+            return f"{step}"
+        return f"{step}/{int(total)} ({100 * step / total:.0f}%)"
 
     return pd.DataFrame(
         {

@@ -108,10 +108,11 @@ def test_the_comparison_names_the_winner_and_how_much_sooner(tmp_path):
             store.flush(rid, scalars=[(50 * (i + 1), "val_accuracy", a) for i, a in enumerate(acc)])
             store.set_status(rid, "completed")
         view = comparison.build(store, [base, fix])
-    assert view.verdict.startswith("He init reached the baseline's best validation accuracy 4.0× sooner")
-    assert "+50 points" in view.verdict
+    assert view.verdict == (
+        "He init reached the baseline's final level of validation accuracy (40.0%) 4.0× sooner and ended +50 points"
+    )
     row = view.table.set_index("run").loc["He init"]
-    assert row["steps to baseline's best"] == "50" and row["change vs baseline"] == "+50.0 pts"
+    assert row["steps to target"] == "50" and row["change vs baseline"] == "+50.0 pts"
 
 
 # --- history ------------------------------------------------------------------------

@@ -382,3 +382,19 @@ def test_every_figure_has_a_title_and_axis_titles(empty):
             notes = " ".join(a.text for a in fig.layout.annotations)
             assert "waiting for data" in notes or "no runs" in notes, name
         orjson.loads(fig.to_json())
+
+
+def test_seed_bands_draw_each_variants_mean_inside_its_spread_over_seeds():
+    steps = pd.Index([50, 100, 150], name="step")
+    groups = {
+        "baseline": [pd.DataFrame({"val_accuracy": v}, index=steps) for v in ([0.5, 0.6, 0.7], [0.4, 0.6, 0.8])],
+        "He init": [pd.DataFrame({"val_accuracy": v}, index=steps) for v in ([0.8, 0.9, 0.95], [0.8, 0.9, 0.97])],
+        "one seed": [pd.DataFrame({"val_accuracy": [0.2, 0.3, 0.4]}, index=steps)],
+    }
+    fig = curves.seed_band_curves(groups, "val_accuracy", title="t", y_label="val accuracy (%)")
+    bands = [t for t in fig.data if t.fill == "tonexty"]
+    assert len(bands) == 2  # one per variant with several seeds
+    lines = {t.name: t for t in fig.data if t.name in groups}
+    assert list(lines["baseline"].y) == pytest.approx([45.0, 60.0, 75.0])  # the mean, in %
+    low = next(t for t in bands if t.legendgroup == "baseline")
+    assert list(low.y) == pytest.approx([45 - 7.0711, 60.0, 75 - 7.0711], abs=1e-3)  # mean - 1 sd

@@ -128,3 +128,19 @@ def test_console_script_json_is_the_only_stdout(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "completed"
+
+
+def test_the_run_table_lists_a_queued_run_beside_one_that_has_steps(tmp_path):
+    """A queued run has no step yet (NaN in the table); it once broke `gradclinic ls` for good."""
+    from engine.config.recipe import load_recipe
+    from engine.control.report import runs_table
+
+    with Store(tmp_path) as store:
+        recipe = load_recipe("healthy-mlp").to_dict()
+        queued = store.create_run(recipe, total_steps=800)
+        ran = store.create_run(recipe, total_steps=800, status="running")
+        store.heartbeat(ran, step=400)
+        store.set_status(ran, "completed")
+        rows = runs_table(store).set_index("id")
+    assert rows.loc[ran, "progress"] == "400/800 (50%)"
+    assert rows.loc[queued, "progress"] == "0/800 (0%)"

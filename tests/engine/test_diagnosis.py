@@ -149,3 +149,57 @@ def test_a_dead_network_is_not_called_vanishing():
     """All gradients exactly zero (last layer included): no ratio to speak of."""
     m = metrics(steps=50, grad=0.0, loss=np.full(50, 2.3))
     assert "vanishing_gradients" not in {f.code for f in diagnose(m)}
+
+
+def exploding(recipe=None, **extra):
+    """Per-layer gradient norms rising from 1 to 1e3 over 100 steps (pre-clip, as the probes read them)."""
+    m = metrics(recipe=recipe, **extra)
+    m.layers["grad_norm"] = m.layers["grad_norm"].mul(np.logspace(0, 3, 100), axis=0)
+    return m
+
+
+def test_clipping_that_holds_is_reported_as_info_with_both_norms():
+    from engine.diagnosis.rules.exploding_gradients import ExplodingGradients
+
+    f = ExplodingGradients().check(exploding(recipe={"train": {"clip_norm": 1.0}}))
+    assert f.severity == "info" and f.message.startswith("clipping is holding the exploding gradients in check")
+    assert f.evidence["post_clip_peak"] == 1.0 and f.evidence["pre_clip_peak"] > 1000
+    assert 0.9 < f.evidence["clipped_share"] <= 1.0
+    unclipped = ExplodingGradients().check(exploding())
+    assert unclipped.severity in ("warning", "critical")
+
+
+def test_clipping_that_did_not_stop_a_divergence_is_still_a_warning():
+    from engine.diagnosis.rules.exploding_gradients import ExplodingGradients
+
+    f = ExplodingGradients().check(exploding(recipe={"train": {"clip_norm": 1.0}}, diverged_step=90))
+    assert f.severity in ("warning", "critical")
+
+
+def evaluated(val, train):
+    """Metrics with one evaluation every 50 steps: val_loss and train_eval_loss as given."""
+    idx = pd.Index(50 * np.arange(1, len(val) + 1), name="step")
+    scalars = pd.DataFrame({"val_loss": val, "train_eval_loss": train}, index=idx)
+    return RunMetrics(scalars=scalars, layers={}, recipe={}, total_steps=int(idx[-1]))
+
+
+def test_a_well_fitted_net_whose_tiny_validation_loss_doubles_is_not_overfitting():
+    from engine.diagnosis.rules.overfitting import Overfitting
+
+    # 99.5% accuracy: the validation loss doubles (0.011 -> 0.022), the training loss stays flat.
+    val = [0.05, 0.02, 0.011, 0.014, 0.018, 0.02, 0.022, 0.021, 0.022]
+    train = [0.05, 0.025, 0.018, 0.0179, 0.0178, 0.0178, 0.0177, 0.0177, 0.0177]
+    assert Overfitting().check(evaluated(val, train)) is None
+
+
+def test_memorising_is_a_rise_beyond_noise_while_the_training_loss_falls():
+    from engine.diagnosis.rules.overfitting import Overfitting
+
+    val = [1.2, 0.8, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0]
+    train = [1.1, 0.7, 0.4, 0.25, 0.12, 0.06, 0.03, 0.015, 0.008]
+    f = Overfitting().check(evaluated(val, train))
+    assert f.severity == "warning" and f.evidence["best_step"] == 200
+    assert f.evidence["risen_by"] > 3 * f.evidence["val_noise"]
+    # The same rise in a noisy validation loss (it jumps by 0.4 between evaluations) is not evidence.
+    noisy = [1.2, 0.4, 1.1, 0.35, 1.0, 0.45, 1.05, 0.9, 1.0]
+    assert Overfitting().check(evaluated(noisy, train)) is None

@@ -4,6 +4,11 @@ Thresholds: AutoTrainer (Zhang et al., ICSE 2021) flags exploding when the
 first/last layer gradient ratio exceeds 70; we also flag a global gradient
 norm that rises 100x (two orders of magnitude) above its early level, or
 passes an absolute 1e4, since residual nets explode evenly across layers.
+
+The probes read gradients before clipping (that is what explodes). So a run
+whose clipping holds them in check, and which does not diverge, gets an
+``info`` finding that says so, with the pre- and post-clip norms, instead of
+a warning that would tell a student the fix did not work.
 """
 
 from __future__ import annotations
@@ -59,6 +64,23 @@ class ExplodingGradients(Rule):
             )
         per_layer_peak = g.max(axis=0)
         worst = list(per_layer_peak.sort_values(ascending=False).index[:3])
+        clipping = self._clipping(m, total)
+        if clipping is not None:
+            message, clip_evidence = clipping
+            return self.finding(
+                m,
+                severity="info",
+                first_step=first_step,
+                layers=worst,
+                message=message,
+                early_grad_norm=early,
+                peak_grad_norm=peak,
+                peak_step=int(g.index[peak_at]),
+                growth=growth,
+                first_to_last_ratio=ratio,
+                growth_threshold=self.growth,
+                **clip_evidence,
+            )
         return self.finding(
             m,
             severity="critical" if peak >= self.ceiling or growth >= 1e4 else "warning",
@@ -72,3 +94,28 @@ class ExplodingGradients(Rule):
             first_to_last_ratio=ratio,
             growth_threshold=self.growth,
         )
+
+    @staticmethod
+    def _clipping(m: RunMetrics, total: np.ndarray) -> tuple[str, dict] | None:
+        """(message, evidence) when clipping is on and the run stayed finite, else None."""
+        train = m.recipe.get("train") or {}
+        clip_norm, clip_value = train.get("clip_norm"), train.get("clip_value")
+        if (clip_norm is None and clip_value is None) or m.diverged_step is not None:
+            return None
+        finite = total[np.isfinite(total)]
+        if clip_norm is None:
+            return (
+                f"clipping each gradient entry to ±{clip_value:g} is holding the exploding gradients in "
+                f"check: the pre-clip norm peaked at {finite.max():.3g}, and the run stayed finite."
+            ), {"clip_value": clip_value, "pre_clip_peak": float(finite.max())}
+        clipped = float((finite > clip_norm).mean()) if finite.size else 0.0
+        return (
+            f"clipping is holding the exploding gradients in check: the pre-clip gradient norm peaked at "
+            f"{finite.max():.3g}, and every step used at most {clip_norm:g} (clipped on {clipped:.0%} of "
+            "the recorded steps)."
+        ), {
+            "clip_norm": clip_norm,
+            "pre_clip_peak": float(finite.max()),
+            "post_clip_peak": float(min(finite.max(), clip_norm)),
+            "clipped_share": clipped,
+        }

@@ -3,26 +3,44 @@
 SageMaker Debugger's overfit rule compares (val - train) / train with 0.1;
 with train losses near zero that ratio explodes on healthy runs, so we use
 the rise of the validation loss above its own best instead: warning when it
-has climbed 25% (info from 10%) over at least two evaluations while the
-training loss kept improving.
+has stayed 25% above it (info from 10%) over the last two evaluations.
+
+A relative rise alone is noise on a well-fitted net, whose tiny validation
+loss can double (0.011 to 0.022) without meaning anything. So the rise must
+also be large against the validation loss's own step-to-step noise (three
+times its robust spread between evaluations, and at least 0.01), and the
+training loss must really have fallen since the best evaluation (by 10% or
+more). Memorising is all three at once.
 """
 
 from __future__ import annotations
 
 from engine.diagnosis.findings import Finding
 from engine.diagnosis.metrics import RunMetrics
-from engine.diagnosis.rules.base import Rule, check_positive
+from engine.diagnosis.rules.base import Rule, check_fraction, check_positive
 
 
 class Overfitting(Rule):
     code = "overfitting"
     remedies = ["more_data", "dropout", "weight_decay", "augmentation", "early_stopping"]
 
-    def __init__(self, rise: float = 0.25, info_rise: float = 0.1, min_evals: int = 5, patience: int = 2):
+    def __init__(
+        self,
+        rise: float = 0.25,
+        info_rise: float = 0.1,
+        min_evals: int = 5,
+        patience: int = 2,
+        noise_multiple: float = 3.0,
+        min_gap: float = 0.01,
+        train_drop: float = 0.1,
+    ):
         self.rise = check_positive("rise", rise)
         self.info_rise = check_positive("info_rise", info_rise)
         self.min_evals = int(check_positive("min_evals", min_evals))
         self.patience = int(check_positive("patience", patience))
+        self.noise_multiple = check_positive("noise_multiple", noise_multiple)
+        self.min_gap = check_positive("min_gap", min_gap)
+        self.train_drop = check_fraction("train_drop", train_drop)
 
     def check(self, m: RunMetrics) -> Finding | None:
         val = m.series("val_loss")
@@ -37,8 +55,13 @@ class Overfitting(Rule):
         rise = float(after.iloc[-1]) / best - 1.0
         sustained = float(after.iloc[-self.patience :].min()) / best - 1.0
         train_then, train_now = float(train.loc[:best_step].iloc[-1]), float(train.iloc[-1])
-        if sustained < self.info_rise or train_now >= train_then:
-            return None
+        if sustained < self.info_rise or train_now > train_then * (1.0 - self.train_drop):
+            return None  # no relative rise, or the training loss did not really fall
+        # The validation loss's spread between consecutive evaluations (MAD of the differences, as a std).
+        noise = 1.4826 * float((val.diff().abs().dropna()).median()) / 2**0.5
+        risen_by = float(after.iloc[-self.patience :].min()) - best
+        if risen_by < max(self.noise_multiple * noise, self.min_gap):
+            return None  # a rise within the loss's own noise
         crossed = after[after / best - 1.0 >= self.info_rise]
         gap = float(val.iloc[-1]) - train_now
         return self.finding(
@@ -56,4 +79,6 @@ class Overfitting(Rule):
             train_loss_now=train_now,
             gap=gap,
             rise=rise,
+            risen_by=risen_by,
+            val_noise=noise,
         )
