@@ -255,7 +255,37 @@ def cmd_diagnose(args) -> int:
         ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items() if not isinstance(v, dict))
         print(f"    evidence: {ev}")
         for r in f["remedies"]:
-            print(f"    remedy: {remedies.as_flags(r['set'])}  ({r['why']})")
+            proof = f"; {r['evidence']}" if r.get("evidence") else ""
+            print(f"    remedy: {remedies.as_flags(r['set'])}  ({r['why']}{proof})")
+    return EXIT_OK
+
+
+def cmd_try(args) -> int:
+    """Trial the run's top remedies for its first steps, wait, and rank them by what they fixed."""
+    import time
+
+    from engine.control import queue, trials
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    t0 = time.monotonic()
+    plan = trials.launch(store, run_id, top=args.top, steps=args.steps)
+    if not args.json:
+        names = ", ".join(r["name"] for r in plan["remedies"])
+        print(f"trying {names} for {plan['steps']} steps each (group {plan['group']}) ...", flush=True)
+    ranking = None
+    while ranking is None:
+        queue.schedule(store)
+        ranking = trials.settle(store, run_id)
+        if ranking is None:
+            time.sleep(0.5)
+    ranking["seconds"] = round(time.monotonic() - t0, 1)
+    if args.json:
+        _print_json(ranking)
+        return EXIT_OK
+    for line in trials.describe(ranking, plan["steps"]):
+        print(line)
+    print(f"({ranking['seconds']:.0f}s; the run's remedies now carry this evidence: gradclinic diagnose {run_id})")
     return EXIT_OK
 
 
@@ -352,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", action="store_true", help="vary keys together (cartesian product)")
     p.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed..seed+N-1")
     p.add_argument("--wait", action="store_true", help="wait for every run and print the comparison")
+    p.add_argument("--json", action="store_true")
+
+    p = add("try", cmd_try, "trial a run's top remedies on its first steps and rank them by what they fixed")
+    p.add_argument("run")
+    p.add_argument("--top", type=int, default=3, help="how many remedies to try (default 3)")
+    p.add_argument("--steps", type=int, default=400, help="steps per trial (default 400, at most the run's)")
     p.add_argument("--json", action="store_true")
 
     p = add("diagnose", cmd_diagnose, "run the diagnosis rules on a stored run")

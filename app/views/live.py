@@ -15,7 +15,7 @@ from app.logic import common
 from app.logic import live as data
 from engine.config.errors import RecipeError, StoreError
 from engine.config.recipe import Recipe
-from engine.control import lifecycle
+from engine.control import lifecycle, trials
 
 store = ui.store()
 P = ui.presentation()
@@ -175,6 +175,20 @@ def findings_panel() -> None:
     if not feed.findings:
         st.success("No problems found so far." if feed.wide.shape[0] else "Diagnosis starts with the first evaluation.")
         return
+    trial = trials.settle(store, run_id) if not common.is_live(feed.status) else None
+    if trial is not None:
+        st.caption(
+            f"🧪 Remedies tried on this run ({trial['steps']} steps each): "
+            + "; ".join(trials.describe(trial, trial["steps"]))
+        )
+    elif not common.is_live(feed.status) and any(f.get("remedies") for f in feed.findings):
+        if st.button(
+            "🧪 Try the top 3",
+            help=f"Train the top three remedies for the first {trials.TRIAL_STEPS} steps of this run, at its seed, "
+            "and rank them by the findings they remove (the runs open in Compare).",
+        ):
+            plan = trials.launch(store, run_id)
+            ui.go(ui.COMPARE, group=plan["group"])
     for i, f in enumerate(feed.findings):
         box = ui.SEVERITY_BOX.get(f["severity"], st.info)
         box(f"**{f['code'].replace('_', ' ')}** (from step {f['first_step']}): {f['message']}")
@@ -183,7 +197,8 @@ def findings_panel() -> None:
             st.caption(f"Evidence — {ev}")
         for j, remedy in enumerate(f.get("remedies") or []):
             c1, c2 = st.columns([4, 1])
-            c1.markdown(f"💊 **{ui.remedy_label(remedy)}** — {remedy.get('why', '')}")
+            proof = f" ✅ *{remedy['evidence']}*" if remedy.get("evidence") else ""
+            c1.markdown(f"💊 **{ui.remedy_label(remedy)}** — {remedy.get('why', '')}{proof}")
             if c2.button(
                 "Apply", key=f"apply:{run_id}:{i}:{j}", help="Launch this remedy and compare it with this run"
             ):

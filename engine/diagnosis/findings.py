@@ -15,6 +15,7 @@ class Remedy:
     name: str
     set: dict[str, Any]
     why: str
+    evidence: str = ""  # what was measured, e.g. "removed it in a 400-step trial on this run"
 
 
 @dataclass

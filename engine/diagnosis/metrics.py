@@ -28,6 +28,7 @@ class RunMetrics:
     act_families: dict[str, str] = field(default_factory=dict)  # activation layer -> family
     total_steps: int = 0
     diverged_step: int | None = None  # the recorder saw a non-finite loss here
+    trials: dict[str, Any] = field(default_factory=dict)  # the latest remedy trials' results (control/trials)
 
     def series(self, name: str) -> pd.Series:
         """A scalar metric without its gaps (empty when never recorded)."""
@@ -55,6 +56,7 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
     events = store.events(run_id)
     info: dict = {}
     diverged: int | None = None
+    trials: dict[str, Any] = {}
     if not events.empty:
         data_rows = events[events["kind"] == "data"]
         if len(data_rows):
@@ -62,6 +64,8 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
         div = events[events["kind"] == "diverged"]
         if len(div):
             diverged = int(div.iloc[0]["step"])
+        tried = events[events["kind"] == "trial_results"]
+        trials = tried.iloc[-1]["payload"] if len(tried) else {}
     catalogue = store.layers(run_id)
     acts = catalogue[catalogue["kind"] == "activation"] if not catalogue.empty else catalogue
     return RunMetrics(
@@ -74,4 +78,5 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
         act_families=dict(zip(acts.get("name", []), acts.get("family", []))),
         total_steps=int(run.get("total_steps") or 0),
         diverged_step=diverged,
+        trials=trials,
     )

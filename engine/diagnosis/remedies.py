@@ -67,9 +67,28 @@ def build(name: str, recipe: dict[str, Any]) -> Remedy | None:
     return Remedy(name, overrides, entry.why)
 
 
-def ranked(names_in_order: list[str], recipe: dict[str, Any]) -> list[Remedy]:
-    """The applicable remedies, in the rule's order of preference."""
-    return [r for r in (build(n, recipe) for n in names_in_order) if r is not None]
+def ranked(
+    names_in_order: list[str], recipe: dict[str, Any], trials: dict[str, Any] | None = None, code: str | None = None
+) -> list[Remedy]:
+    """The applicable remedies, in the rule's order of preference, or as trials on this run measured them.
+
+    With ``trials`` (a ``trial_results`` ranking, engine.control.trials) and the finding's ``code``: a
+    remedy whose trial removed the finding comes first and says so; one whose trial still showed it is
+    not offered; one not tried, or whose trial could not judge it, keeps its place after those.
+    """
+    built = [r for r in (build(n, recipe) for n in names_in_order) if r is not None]
+    if not trials or code is None:
+        return built
+    by_name = {t["remedy"]: t for t in trials.get("trials", [])}
+    proven, rest = [], []
+    for r in built:
+        t = by_name.get(r.name)
+        if t is not None and code in t["fixed"]:
+            r.evidence = f"removed it in a {trials.get('steps', '?')}-step trial on this run"
+            proven.append(r)
+        elif t is None or code not in t["still"]:
+            rest.append(r)
+    return proven + rest
 
 
 def as_flags(overrides: dict[str, Any]) -> str:

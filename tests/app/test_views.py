@@ -141,3 +141,15 @@ def test_apply_launches_the_remedy_and_compares_it_with_the_original(populated, 
         recipe = store.get_run(new["id"])["recipe"]
     assert recipe["model"]["init"] == "he_normal" and recipe["model"]["activation"] == "relu"
     assert "he_relu" in new["name"]
+
+
+def test_try_the_top_3_queues_short_trials_of_the_remedies_in_one_group(populated, home):
+    at = open_page("views/live.py", run=populated["baseline"])
+    next(b for b in at.button if b.label.startswith("🧪 Try the top 3")).click().run()
+    assert not at.exception, at.exception
+    with Store(home) as store:
+        plan = store.last_event(populated["baseline"], "trials")["payload"]
+        trial_runs = store.list_runs(group=plan["group"])
+        steps = {store.get_run(r)["recipe"]["train"]["steps"] for r in trial_runs["id"]}
+    assert sorted(trial_runs["name"]) == ["baseline"] + sorted(f"try {r['name']}" for r in plan["remedies"])
+    assert steps == {plan["steps"]} and plan["steps"] <= 400
