@@ -38,6 +38,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/store.py
 	$(PY) benchmarks/lessons.py
+	$(PY) benchmarks/diagnosis.py
 	$(PY) benchmarks/ui_render.py --no-browser
 	$(PY) benchmarks/ui_latency.py
 

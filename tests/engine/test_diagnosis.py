@@ -203,3 +203,15 @@ def test_memorising_is_a_rise_beyond_noise_while_the_training_loss_falls():
     # The same rise in a noisy validation loss (it jumps by 0.4 between evaluations) is not evidence.
     noisy = [1.2, 0.4, 1.1, 0.35, 1.0, 0.45, 1.05, 0.9, 1.0]
     assert Overfitting().check(evaluated(noisy, train)) is None
+
+
+def test_one_spike_in_a_memorising_net_is_not_an_explosion():
+    from engine.diagnosis.rules.exploding_gradients import ExplodingGradients
+
+    m = metrics()
+    spike = np.ones(100)
+    spike[70] = 1e3  # one hard batch; the gradient is back to its usual size at once
+    m.layers["grad_norm"] = m.layers["grad_norm"].mul(spike, axis=0)
+    assert ExplodingGradients().check(m) is None
+    m.diverged_step = 71  # the same spike right before a NaN: that is the explosion that ended the run
+    assert ExplodingGradients().check(m) is not None

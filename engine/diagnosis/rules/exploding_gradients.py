@@ -2,8 +2,9 @@
 
 Thresholds: AutoTrainer (Zhang et al., ICSE 2021) flags exploding when the
 first/last layer gradient ratio exceeds 70; we also flag a global gradient
-norm that rises 100x (two orders of magnitude) above its early level, or
-passes an absolute 1e4, since residual nets explode evenly across layers.
+norm that rises 100x (two orders of magnitude) above its early level and
+stays there over the recent quarter of the run (or until the run diverged),
+or passes an absolute 1e4, since residual nets explode evenly across layers.
 
 The probes read gradients before clipping (that is what explodes). So a run
 whose clipping holds them in check, and which does not diverge, gets an
@@ -14,6 +15,7 @@ a warning that would tell a student the fix did not work.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from engine.diagnosis.findings import Finding
 from engine.diagnosis.metrics import RunMetrics
@@ -45,7 +47,12 @@ class ExplodingGradients(Rule):
             window = recent(g, 0.25, self.min_records).to_numpy()
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = float(np.nanmedian(window[:, 0] / window[:, -1]))
-        grew = growth >= self.growth or peak >= self.ceiling
+        # A single spike is not an explosion (a memorising net's rare hard batch): the growth must
+        # hold over the recent quarter of the records, unless the run diverged (then the records stop).
+        recent_total = recent(pd.Series(total), 0.25, self.min_records)
+        held = float(np.nanmedian(recent_total)) / early if early > 0 and np.isfinite(recent_total).any() else 0.0
+        sustained = held >= self.growth or (m.diverged_step is not None and growth >= self.growth)
+        grew = sustained or peak >= self.ceiling
         lopsided = np.isfinite(ratio) and ratio > self.ratio
         if not (grew or lopsided):
             return None
