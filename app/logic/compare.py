@@ -135,7 +135,9 @@ def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findi
                     if acc
                     else f"{delta:+.3g}"
                 ),
-                "steps to target": "never" if steps is None else f"{int(steps):,}",
+                "steps to target": (
+                    "–" if summary.get("target") is None else "never" if steps is None else f"{int(steps):,}"
+                ),  # no target: the baseline never learned (or diverged), so there is nothing to reach
                 "95% CI of the change": _interval(v.get("delta_ci"), acc),
                 "findings": ", ".join(findings.get(r["id"], [])) or "none",
                 "id": r["id"],

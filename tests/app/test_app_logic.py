@@ -171,3 +171,17 @@ def test_a_diverged_baseline_gets_a_verdict_about_what_trained(tmp_path):
     assert view.verdict == (
         "The baseline diverged; Clip trained to a validation accuracy of 93.0% (Lower lr diverged too)"
     )
+
+
+def test_steps_to_target_is_blank_when_the_baseline_never_learned(tmp_path):
+    with Store(tmp_path) as store:
+        recipe = load_recipe("healthy-mlp").to_dict()
+        base = store.create_run(recipe, name="baseline", group="g")
+        fix = store.create_run(recipe, name="He init", group="g")
+        for rid, acc in ((base, [0.1, 0.1, 0.1]), (fix, [0.5, 0.9, 0.95])):
+            store.flush(rid, scalars=[(50 * (i + 1), "val_accuracy", a) for i, a in enumerate(acc)])
+            store.add_event(rid, 0, "data", {"task": "classification", "chance_accuracy": 0.1})
+            store.set_status(rid, "completed")
+        view = comparison.build(store, [base, fix])
+    assert view.verdict.startswith("The baseline never learned")
+    assert set(view.table["steps to target"]) == {"–"}
