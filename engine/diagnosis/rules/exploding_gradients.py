@@ -71,29 +71,8 @@ class ExplodingGradients(Rule):
             )
         per_layer_peak = g.max(axis=0)
         worst = list(per_layer_peak.sort_values(ascending=False).index[:3])
-        clipping = self._clipping(m, total)
-        if clipping is not None:
-            message, clip_evidence = clipping
-            return self.finding(
-                m,
-                severity="info",
-                first_step=first_step,
-                layers=worst,
-                message=message,
-                early_grad_norm=early,
-                peak_grad_norm=peak,
-                peak_step=int(g.index[peak_at]),
-                growth=growth,
-                first_to_last_ratio=ratio,
-                growth_threshold=self.growth,
-                **clip_evidence,
-            )
-        return self.finding(
-            m,
-            severity="critical" if peak >= self.ceiling or growth >= 1e4 else "warning",
-            first_step=first_step,
-            layers=worst,
-            message=message,
+        severity = "critical" if peak >= self.ceiling or growth >= 1e4 else "warning"
+        evidence = dict(
             early_grad_norm=early,
             peak_grad_norm=peak,
             peak_step=int(g.index[peak_at]),
@@ -101,6 +80,11 @@ class ExplodingGradients(Rule):
             first_to_last_ratio=ratio,
             growth_threshold=self.growth,
         )
+        clipping = self._clipping(m, total)
+        if clipping is not None:  # the probes read pre-clip gradients; clipping holds them: say so, as info
+            severity, (message, clip_evidence) = "info", clipping
+            evidence.update(clip_evidence)
+        return self.finding(m, severity=severity, first_step=first_step, layers=worst, message=message, **evidence)
 
     @staticmethod
     def _clipping(m: RunMetrics, total: np.ndarray) -> tuple[str, dict] | None:
