@@ -35,3 +35,15 @@ def test_these_do_not_fix_it_within_the_run_as_the_lesson_says(res, label):
 
 def test_xavier_lifts_the_ratio_but_not_enough(res):
     assert res["Xavier init"].first_to_last > 100 * res.baseline.first_to_last
+
+
+def test_every_remedy_the_diagnosis_offers_is_one_this_lesson_shows_working(res):
+    """The clinic offers a remedy only on evidence; here each one offered is also a variant that fixes it."""
+    label_of = {tuple(sorted(v.set.items())): v.label for v in res.recipe.compare}
+    offered = [(code, r) for code, f in res.baseline.findings.items() if f["severity"] != "info" for r in f["remedies"]]
+    assert {r["name"] for _, r in offered} >= {"he_relu", "residual", "batch_norm"}
+    assert "adam" not in {r["name"] for _, r in offered}  # measured never to help, as the Adam variant shows
+    for code, r in offered:
+        assert r["evidence"].startswith("fixed it in"), (code, r)
+        label = label_of[tuple(sorted(r["set"].items()))]  # the lesson trains exactly this remedy...
+        assert code not in res[label].findings, (code, label)  # ...and it removes the finding
