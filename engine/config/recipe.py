@@ -97,6 +97,9 @@ class ModelSpec(_Strict):
     activation: str = "relu"
     init: str = "default"
     init_std: float | None = Field(None, gt=0.0)
+    # Every bias starts at this value (default: 0, or PyTorch's own for init "default"). A large
+    # negative one switches ReLU units off from the first step: the textbook way to get dead units.
+    init_bias: float | None = Field(None, ge=-100.0, le=100.0)
     residual: bool = False
     norm: Literal["none", "batch", "layer"] = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)

@@ -7,6 +7,7 @@ side reads from the file without importing it (see :class:`Capabilities`)::
     DATA_KINDS = ("image",)          # the data kinds it accepts; leave out for every kind
     RESIDUAL = True                  # honours model.residual
     NORMS = ("none", "batch", "layer")  # the model.norm values it honours
+    ACTIVATIONS = ("tanh", "relu")   # optional: the model.activation values it honours (default: all)
     NEEDS = "image data"             # optional: how a refusal describes the data it needs
     TRY_DATA = "digits"              # optional: datasets a refusal suggests
 
@@ -45,6 +46,7 @@ class Capabilities:
     norms: tuple[str, ...] = ("none",)
     needs: str = ""
     try_data: str = ""
+    activations: tuple[str, ...] | None = None  # None: every registered activation
 
     def data_kind_error(self, dataset: str, kind: str) -> str | None:
         """The refusal for a dataset of ``kind``, or None when it fits."""
@@ -56,7 +58,10 @@ class Capabilities:
         )
 
     def spec_error(self, spec: ModelSpec) -> str | None:
-        """The refusal for a ``model.residual`` or ``model.norm`` this architecture cannot honour, or None."""
+        """The refusal for a ``model.residual``, ``model.norm`` or ``model.activation`` this architecture
+        cannot honour, or None."""
+        if self.activations is not None and spec.activation not in self.activations:
+            return f"model.activation: {self.arch} supports {' or '.join(self.activations)} (got {spec.activation})"
         if spec.residual and not self.residual:
             return f"model.residual: not available for {self.arch}; set model.residual: false"
         if spec.norm not in self.norms:
@@ -74,6 +79,7 @@ def capabilities(arch: str) -> Capabilities:
         norms=tuple(c.get("NORMS", ("none",))),
         needs=str(c.get("NEEDS", "")),
         try_data=str(c.get("TRY_DATA", "")),
+        activations=tuple(c["ACTIVATIONS"]) if "ACTIVATIONS" in c else None,
     )
 
 
@@ -92,5 +98,5 @@ def build_model(spec: ModelSpec, data: Dataset) -> ClinicModel:
     model = module.build(spec, data)
     # The model's own activation, not spec.activation: LSTM/GRU ignore the
     # latter, and a relu gain would oversize their tanh-gated weights.
-    apply_init(model, spec.init, model.activation_name, spec.init_std)
+    apply_init(model, spec.init, model.activation_name, spec.init_std, spec.init_bias)
     return model

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from engine.config.errors import RecipeError
 from engine.models.base import ClinicModel, make_norm, sequence_shape, to_sequence
 from engine.training import activations
 
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from engine.datasets.base import Dataset
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-_RNN_ACTIVATIONS = ("tanh", "relu")
 
 
 class Recurrent(ClinicModel):
@@ -86,10 +84,5 @@ class Recurrent(ClinicModel):
 
 
 def build(cell: str, spec: ModelSpec, data: Dataset) -> Recurrent:
-    """A recurrent model of type ``cell`` (norm and residual were checked against its declaration)."""
-    if cell == "rnn" and spec.activation not in _RNN_ACTIVATIONS:
-        raise RecipeError(
-            f"model.activation: rnn supports {' or '.join(_RNN_ACTIVATIONS)} (got {spec.activation}); "
-            f"lstm and gru have their own gates"
-        )
+    """A recurrent model of type ``cell`` (norm, residual and activation were checked against its declaration)."""
     return Recurrent(cell, spec, data)

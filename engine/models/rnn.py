@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 # What this architecture accepts and honours (engine.models.Capabilities).
 NORMS = ("none", "layer")  # batch statistics across time steps are not what a recurrent cell needs
+ACTIVATIONS = ("tanh", "relu")  # what nn.RNN offers; LSTM and GRU have their own gates
 
 
 def build(spec: ModelSpec, data: Dataset) -> _recurrent.Recurrent:

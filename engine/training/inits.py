@@ -2,7 +2,8 @@
 
 Applied by :func:`apply_init` to every weight matrix or kernel (ndim >= 2);
 biases are zeroed for any scheme but ``default``, which keeps PyTorch's own
-initialisation untouched.
+initialisation untouched; ``model.init_bias`` sets every bias to one value
+instead.
 """
 
 from __future__ import annotations
@@ -70,17 +71,19 @@ def _gain(activation: str) -> float:
     return nn.init.calculate_gain(name)  # type: ignore[arg-type]  # a registered gain name
 
 
-def apply_init(model, scheme: str, activation: str, std: float | None = None) -> None:
-    """Initialise every weight matrix/kernel of ``model`` with ``scheme``."""
+def apply_init(model, scheme: str, activation: str, std: float | None = None, bias: float | None = None) -> None:
+    """Initialise every weight matrix/kernel of ``model`` with ``scheme``, and its biases (to ``bias``)."""
     import torch
 
-    if scheme == "default":
-        return
     fn = INITS.get(scheme)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.ndim >= 2:
-                fn(param, activation, std)
+                if scheme != "default":
+                    fn(param, activation, std)
             # RNN biases are named bias_ih_l0 / bias_hh_l0, not just "bias".
             elif name.rsplit(".", 1)[-1].startswith("bias"):
-                param.zero_()
+                if bias is not None:
+                    param.fill_(bias)
+                elif scheme != "default":
+                    param.zero_()

@@ -117,3 +117,20 @@ def test_gated_nets_take_the_tanh_gain_whatever_the_activation():
     # (4*width, width): taller than wide, so the columns are the orthonormal ones.
     tanh_gain = nn.init.calculate_gain("tanh")
     assert torch.allclose(w_hh.T @ w_hh, tanh_gain**2 * torch.eye(FAN, dtype=torch.double), atol=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["default", "he_normal"])
+def test_init_bias_starts_every_bias_there_and_a_negative_one_silences_relu_units(scheme):
+    layer = init_linear(scheme)
+    apply_init(layer, scheme, "relu", bias=-3.0)
+    assert torch.all(layer.bias == -3.0)
+    x = torch.randn(256, FAN) / math.sqrt(FAN)  # pre-activations far smaller than the bias
+    assert (torch.relu(layer(x)) > 0).float().mean() < 0.05  # almost every unit is dead from the start
+    default = init_linear("default")
+    assert default.bias.abs().max() > 0  # without it, "default" keeps PyTorch's own biases
+
+
+def test_the_recipe_key_model_init_bias_reaches_every_layer():
+    model = build_model(ModelSpec(arch="mlp", depth=2, width=16, init_bias=-3.0), _tiny_sequence_data())
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    assert biases and all(torch.all(b == -3.0) for b in biases)
