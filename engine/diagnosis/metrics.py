@@ -28,6 +28,7 @@ class RunMetrics:
     act_families: dict[str, str] = field(default_factory=dict)  # activation layer -> family
     total_steps: int = 0
     diverged_step: int | None = None  # the recorder saw a non-finite loss here
+    early_stopped_step: int | None = None  # early stopping ended the run here (and kept its best weights)
     trials: dict[str, Any] = field(default_factory=dict)  # the latest remedy trials' results (control/trials)
 
     def series(self, name: str) -> pd.Series:
@@ -56,6 +57,7 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
     events = store.events(run_id)
     info: dict = {}
     diverged: int | None = None
+    early_stopped: int | None = None
     trials: dict[str, Any] = {}
     if not events.empty:
         data_rows = events[events["kind"] == "data"]
@@ -64,6 +66,9 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
         div = events[events["kind"] == "diverged"]
         if len(div):
             diverged = int(div.iloc[0]["step"])
+        stopped = events[events["kind"] == "early_stopped"]
+        if len(stopped):
+            early_stopped = int(stopped.iloc[-1]["step"])
         tried = events[events["kind"] == "trial_results"]
         trials = tried.iloc[-1]["payload"] if len(tried) else {}
     catalogue = store.layers(run_id)
@@ -78,5 +83,6 @@ def load_metrics(store: Store, run_id: str) -> RunMetrics:
         act_families=dict(zip(acts.get("name", []), acts.get("family", []))),
         total_steps=int(run.get("total_steps") or 0),
         diverged_step=diverged,
+        early_stopped_step=early_stopped,
         trials=trials,
     )

@@ -111,6 +111,8 @@ def train(
     finally:
         probes.close()
     state = trainer.state
+    if status == "early_stopped":  # before the rules: overfitting that early stopping caught is not a warning
+        store.add_event(run_id, state.stop_detail.get("step", state.step), "early_stopped", state.stop_detail)
     findings = _run_rules(store, run_id)
     if status == "diverged":
         store.add_event(run_id, state.stop_detail.get("step", state.step), "diverged", state.stop_detail)

@@ -215,3 +215,59 @@ def test_one_spike_in_a_memorising_net_is_not_an_explosion():
     assert ExplodingGradients().check(m) is None
     m.diverged_step = 71  # the same spike right before a NaN: that is the explosion that ended the run
     assert ExplodingGradients().check(m) is not None
+
+
+def test_a_memorised_training_set_with_a_slowly_creeping_validation_loss_is_overfitting():
+    from engine.diagnosis.rules.overfitting import Overfitting
+
+    # 150 digits, 256 units wide: training loss to ~0, validation loss 0.22 and creeping up 5%, steadily.
+    val = [0.40, 0.25, 0.2201, 0.2204, 0.2212, 0.2221, 0.2238, 0.2252, 0.2270, 0.2290, 0.2311]
+    train = [0.3, 0.05, 0.002, 0.0008, 0.0004, 0.0002, 0.0001, 5e-5, 2e-5, 1e-5, 5e-6]
+    f = Overfitting().check(evaluated(val, train))
+    assert f.severity == "warning" and f.evidence["memorised"] and f.evidence["rise"] < 0.1
+    assert "below the validation loss" in f.message
+    # The same creep with a gap a healthy net shows (0.1) is not enough.
+    assert Overfitting().check(evaluated([v - 0.13 for v in val], train)) is None
+
+
+def classified(train_acc, val_acc, chance=0.5, total=None):
+    """Metrics with one evaluation every 50 steps: accuracies as given, on a task with this chance level."""
+    idx = pd.Index(50 * np.arange(1, len(train_acc) + 1), name="step")
+    scalars = pd.DataFrame({"train_accuracy": train_acc, "val_accuracy": val_acc}, index=idx)
+    return RunMetrics(scalars=scalars, layers={}, recipe={}, chance_accuracy=chance, total_steps=total or int(idx[-1]))
+
+
+def test_a_net_too_small_to_fit_its_training_set_underfits_even_above_chance():
+    from engine.diagnosis.rules.underfitting import Underfitting
+
+    stalled = [0.52, 0.58, 0.61, 0.62, 0.63, 0.63, 0.63, 0.63, 0.63, 0.63]  # a 1-unit net on two spirals
+    f = Underfitting().check(classified(stalled, stalled, total=1200))  # mid-run, but stalled
+    assert f.severity == "warning" and f.evidence["train_accuracy"] == 0.63 and f.evidence["threshold"] == 0.75
+    climbing = [0.5, 0.52, 0.54, 0.56, 0.58, 0.6, 0.62, 0.64, 0.66, 0.68]
+    assert Underfitting().check(classified(climbing, climbing, total=1200)) is None  # still learning, mid-run
+    assert Underfitting().check(classified(climbing, climbing)).severity == "warning"  # ...but the run ended there
+    fitted = [0.6, 0.75, 0.82, 0.85, 0.86, 0.865, 0.866, 0.865, 0.866, 0.866]  # a shallow sigmoid net on moons
+    assert Underfitting().check(classified(fitted, fitted)) is None
+
+
+def test_a_flat_noisy_loss_is_a_plateau_and_a_slow_real_descent_is_not():
+    from engine.diagnosis.rules.loss_plateau import LossPlateau
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.06, 600)
+    # Minibatch noise of 6% on a flat loss moves a short median by several percent: it is still flat.
+    assert LossPlateau().check(metrics(steps=600, loss=1.0 + noise)) is not None
+    # A loss that falls 4% per 180 steps, through the same noise, is learning (slowly).
+    descending = np.linspace(1.04, 0.90, 600) + noise
+    assert LossPlateau().check(metrics(steps=600, loss=descending)) is None
+
+
+def test_a_loss_that_relapses_from_near_zero_again_and_again_is_unstable():
+    from engine.diagnosis.rules.unstable_loss import UnstableLoss
+
+    rng = np.random.default_rng(0)
+    loss = np.concatenate([np.linspace(1.5, 0.05, 200), 0.05 * np.exp(rng.normal(0, 0.3, 800))])
+    assert UnstableLoss().check(metrics(steps=1000, loss=loss)) is None  # converged, with batch noise
+    loss[np.arange(500, 1000, 25)] = 0.4  # 4% of late steps jump 8x, to a quarter of the initial loss
+    f = UnstableLoss().check(metrics(steps=1000, loss=loss))
+    assert f is not None and f.evidence["spike_share"] > 0.02

@@ -100,7 +100,7 @@ class Rule:
             message=message,
             layers=list(layers or []),
             evidence={k: _plain(v) for k, v in evidence.items()},
-            remedies=remedies.ranked(self.remedies, m.recipe, trials=m.trials, code=self.code),
+            # remedies: ranked by engine.diagnosis.diagnose, which knows the run's other findings too
         )
 
 

@@ -1,13 +1,18 @@
 """The training loss has stopped improving while it is still high.
 
 Our own thresholds (published tools leave this to the user): over the last
-30% of the run (at least 200 steps) the smoothed loss improved by less than
-2%, and it is still above half of where it started, so a converged run is
-not mistaken for a stuck one. Adversarial runs (a GAN logs ``disc_loss``) are
+30% of the run (at least 200 steps), the mean loss of the window's last
+third is less than 2% below that of its first third, or below it by less
+than twice the standard error of that difference (minibatch noise alone can
+move a flat loss by a few percent either way); and the loss is still above
+half of where it started, so a converged run is not mistaken for a stuck
+one. Adversarial runs (a GAN logs ``disc_loss``) are
 skipped: their losses hover at an equilibrium by design.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from engine.diagnosis.findings import Finding
 from engine.diagnosis.metrics import RunMetrics
@@ -33,11 +38,15 @@ class LossPlateau(Rule):
         smooth = loss.rolling(max(10, len(loss) // 50), min_periods=1).median()
         start = float(smooth.iloc[min(len(smooth) - 1, max(10, len(loss) // 50))])
         span_steps = max(self.min_steps, int(len(loss) * self.window))
-        then, now = float(smooth.iloc[-span_steps]), float(smooth.iloc[-1])
-        if then <= 0 or start <= 0:
+        window = loss.iloc[-span_steps:]
+        third = len(window) // 3
+        early, late = window.iloc[:third], window.iloc[-third:]
+        then, now = float(early.mean()), float(late.mean())
+        if then <= 0 or start <= 0 or not np.isfinite(then + now):
             return None
         gain = (then - now) / then
-        if gain >= self.improvement or now < self.still_high * start:
+        noise = float(np.sqrt(early.var() / len(early) + late.var() / len(late))) / then
+        if gain >= max(self.improvement, 2.0 * noise) or now < self.still_high * start:
             return None
         return self.finding(
             m,
@@ -51,5 +60,6 @@ class LossPlateau(Rule):
             loss_window_start=then,
             loss_at_start=start,
             improvement=gain,
+            improvement_noise=noise,
             window_steps=span_steps,
         )
