@@ -39,6 +39,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/store.py
 	$(PY) benchmarks/lessons.py
 	$(PY) benchmarks/diagnosis.py
+	$(PY) benchmarks/remedy_evidence.py
 	$(PY) benchmarks/ui_render.py --no-browser
 	$(PY) benchmarks/ui_latency.py
 

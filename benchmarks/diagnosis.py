@@ -18,14 +18,22 @@ Injection rules (dataset × architecture × knob, each at every seed):
 
 * vanishing_gradients: deep (12 and 20 blocks) sigmoid MLPs with default init and SGD, on digits and moons;
 * exploding_gradients: a 12-block residual ReLU MLP with momentum at lr 0.05 on digits; a ReLU RNN with
-  recurrent init std 0.25 on sine; plain SGD at lr 3 on moons;
+  weights of std 0.25 on sine and of std 0.3 on adding (a recurrent matrix of spectral radius above 1);
+  plain SGD at lr 3 on moons;
 * non_finite: the same exploding runs (they diverge), and SGD at lr 30 on wine;
-* dead_units: a 4-block ReLU MLP with SGD at lr 0.8 on digits and on breast_cancer;
+* dead_units: a 4-block ReLU MLP with momentum at lr 0.2 on digits; every bias started at -3 (SGD on
+  moons, Adam on breast_cancer);
 * saturated_units: 4-block tanh MLPs with weights of std 1 on digits and on circles;
 * overfitting: a 256-wide MLP on 150 digits for 1500 steps; a 512-wide one on 40 breast_cancer rows;
-* underfitting: a 1-unit-wide MLP on spirals; SGD at lr 1e-5 on digits;
-* loss_plateau: SGD at lr 1e-5 on digits (with underfitting);
+* underfitting: too little capacity (a 1-unit-wide MLP on spirals, a 2-unit one on circles); too small a
+  step (SGD at lr 1e-5 on digits, 1e-6 on moons);
+* loss_plateau: the same too-small steps (with underfitting);
 * unstable_loss: Adam at lr 0.05 on digits.
+
+Some injections were changed after a first run, and the thresholds of four rules were set, against this
+suite: the dead-unit injection was SGD at lr 0.8, which diverges at 4 of 6 seeds and then really does
+explode. Read the scores as measured on the suite the rules were tuned on; seeds 3 and 4
+(``--seeds 3 4``) are the held-out check.
 
 Healthy rules (every dataset and architecture, tuned as a practitioner would): ReLU MLPs with He init and
 Adam on every tabular and image dataset, shallow tanh and sigmoid MLPs with Xavier init, a CNN on digits,
@@ -49,10 +57,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.config.names import CODES  # noqa: E402
+from engine.config.names import ALARMS, CODES  # noqa: E402
 
 SEEDS = (0, 1, 2)
-ALARM = ("warning", "critical")
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,14 @@ def suite() -> list[Case]:
         ),
         _case(
             "exploding",
+            "relu rnn std 0.3 on adding",
+            ["data.name=adding", "data.params.seq_len=20", "model.init_std=0.3"],
+            truth=diverging,
+            allowed={"dead_units", "underfitting", "loss_plateau"},
+            recipe="exploding-rnn",
+        ),
+        _case(
+            "exploding",
             "sgd lr 3 on moons",
             ["data.name=moons", "train.optimizer=sgd", "train.lr=3", "train.steps=400"],
             truth={"exploding_gradients"},
@@ -127,16 +142,30 @@ def suite() -> list[Case]:
             allowed={"exploding_gradients", "dead_units", "underfitting", "loss_plateau", "unstable_loss"},
         ),
     ]
-    for data in ("digits", "breast_cancer"):
-        cases.append(
-            _case(
-                "dead",
-                f"relu sgd lr 0.8 on {data}",
-                [f"data.name={data}", "model.depth=4", "train.optimizer=sgd", "train.lr=0.8", "train.steps=600"],
-                truth={"dead_units"},
-                allowed={"underfitting", "loss_plateau", "unstable_loss", "vanishing_gradients"},
-            )
-        )
+    dying = {"underfitting", "loss_plateau", "unstable_loss", "vanishing_gradients"}
+    cases += [
+        _case(
+            "dead",
+            "relu momentum lr 0.2 on digits",
+            ["model.depth=4", "train.optimizer=momentum", "train.lr=0.2", "train.steps=600"],
+            truth={"dead_units"},
+            allowed=dying,
+        ),
+        _case(
+            "dead",
+            "relu bias -3 sgd on moons",
+            ["data.name=moons", "model.depth=4", "model.init_bias=-3", "train.optimizer=sgd", "train.lr=0.3"],
+            truth={"dead_units"},
+            allowed=dying,
+        ),
+        _case(
+            "dead",
+            "relu bias -3 adam on breast_cancer",
+            ["data.name=breast_cancer", "model.depth=4", "model.init_bias=-3", "train.steps=600"],
+            truth={"dead_units"},
+            allowed=dying,
+        ),
+    ]
     for data in ("digits", "circles"):
         cases.append(
             _case(
@@ -176,8 +205,22 @@ def suite() -> list[Case]:
         ),
         _case(
             "underfitting",
+            "2 units wide on circles",
+            ["data.name=circles", "model.depth=1", "model.width=2", "train.steps=600"],
+            truth={"underfitting"},
+            allowed={"loss_plateau", "dead_units"},
+        ),
+        _case(
+            "underfitting",
             "sgd lr 1e-5 on digits",
             ["train.optimizer=sgd", "train.lr=0.00001", "train.steps=600"],
+            truth={"underfitting", "loss_plateau"},
+            allowed={"vanishing_gradients"},
+        ),
+        _case(
+            "underfitting",
+            "sgd lr 1e-6 on moons",
+            ["data.name=moons", "train.optimizer=sgd", "train.lr=0.000001", "train.steps=600"],
             truth={"underfitting", "loss_plateau"},
             allowed={"vanishing_gradients"},
         ),
@@ -271,6 +314,7 @@ class Outcome:
     fired: dict[str, str] = field(default_factory=dict)  # code -> severity
     status: str = ""
     seconds: float = 0.0
+    final: dict[str, float] = field(default_factory=dict)  # the run's last metrics, to see why a rule fired
 
 
 def run_case(args: tuple[Case, int, str]) -> Outcome:
@@ -289,9 +333,12 @@ def run_case(args: tuple[Case, int, str]) -> Outcome:
     with Store(home) as store:
         run_id = store.create_run(recipe.to_dict(), name=case.name, total_steps=recipe.train.steps)
         summary = session.train(store, run_id, session.prepare(recipe))
-    return Outcome(
-        case, seed, {f["code"]: f["severity"] for f in summary["findings"]}, summary["status"], time.perf_counter() - t0
-    )
+        wide = store.scalars_wide(run_id)
+    final = dict(summary.get("final") or {})
+    if "train_accuracy" in wide and wide["train_accuracy"].notna().any():
+        final["train_accuracy"] = float(wide["train_accuracy"].dropna().iloc[-1])
+    fired = {f["code"]: f["severity"] for f in summary["findings"]}
+    return Outcome(case, seed, fired, summary["status"], time.perf_counter() - t0, final)
 
 
 def score(outcomes: list[Outcome]) -> dict:
@@ -300,7 +347,7 @@ def score(outcomes: list[Outcome]) -> dict:
     confusion: dict[str, dict[str, int]] = {}
     healthy_alarms, healthy_runs = [], 0
     for o in outcomes:
-        alarms = {c for c, sev in o.fired.items() if sev in ALARM}
+        alarms = {c for c, sev in o.fired.items() if sev in ALARMS}
         row = confusion.setdefault(o.case.family, {})
         for c in alarms:
             row[c] = row.get(c, 0) + 1
@@ -355,13 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slice", type=int, help="only the first N cases (at the first seed given)")
     p.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     p.add_argument("--json", help="also write the result to this file")
+    p.add_argument("--keep", help="keep the runs in this store folder (to re-check rules without retraining)")
     args = p.parse_args(argv)
     cases = [c for c in suite() if not args.only or c.family in args.only]
     seeds = args.seeds
     if args.slice:
         cases, seeds = cases[: args.slice], seeds[:1]
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = args.keep or tmp
         work = [(c, s, home) for s in seeds for c in cases]
         if args.jobs > 1:
             with mp.get_context("spawn").Pool(args.jobs) as pool:
@@ -377,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             "status": o.status,
             "fired": o.fired,
             "seconds": round(o.seconds, 2),
+            "final": o.final,
         }
         for o in outcomes
     ]

@@ -254,6 +254,8 @@ def cmd_diagnose(args) -> int:
             print(f"    layers: {', '.join(f['layers'])}")
         ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items() if not isinstance(v, dict))
         print(f"    evidence: {ev}")
+        if not f["remedies"] and f["severity"] != "info":
+            print("    remedy: none measured to remove it on a run like this one yet")
         for r in f["remedies"]:
             proof = f"; {r['evidence']}" if r.get("evidence") else ""
             print(f"    remedy: {remedies.as_flags(r['set'])}  ({r['why']}{proof})")

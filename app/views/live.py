@@ -195,6 +195,8 @@ def findings_panel() -> None:
         ev = ui.evidence_text(f.get("evidence") or {})
         if ev:
             st.caption(f"Evidence — {ev}")
+        if not f.get("remedies") and f["severity"] != "info":
+            st.caption("No remedy has been measured to remove this finding on a run like this one yet.")
         for j, remedy in enumerate(f.get("remedies") or []):
             c1, c2 = st.columns([4, 1])
             proof = f" ✅ *{remedy['evidence']}*" if remedy.get("evidence") else ""

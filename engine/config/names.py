@@ -23,6 +23,8 @@ TERMINAL = frozenset(STATUSES[2:])
 
 #: Finding severities, most severe first: the order findings are listed in.
 SEVERITIES = ("critical", "warning", "info")
+#: The severities that raise an alarm (an ``info`` finding reports, it does not warn).
+ALARMS = ("critical", "warning")
 
 #: The stable finding codes (DESIGN.md). Rules may only emit these.
 CODES = (

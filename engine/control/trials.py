@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config.metrics import headline
-from engine.config.names import TERMINAL
+from engine.config.names import ALARMS, TERMINAL
 from engine.config.recipe import Recipe
 from engine.control import compare, labels
 from engine.store import Store
@@ -75,10 +75,8 @@ def rank(store: Store, group: str, source: str) -> dict[str, Any]:
         from engine.config.errors import RecipeError
 
         raise RecipeError(f"no trials in group {group!r}")
-    target = {f["code"] for f in store.findings(source) if f["severity"] in ("warning", "critical")}
-    found = {
-        r["id"]: {f["code"] for f in store.findings(r["id"]) if f["severity"] in ("warning", "critical")} for r in runs
-    }
+    target = {f["code"] for f in store.findings(source) if f["severity"] in ALARMS}
+    found = {r["id"]: {f["code"] for f in store.findings(r["id"]) if f["severity"] in ALARMS} for r in runs}
     base = next((r for r in runs if labels.variant_of(r) == "baseline"), None)
     shown = target & found[base["id"]] if base else set()
     finals = {r["id"]: _headline_final(store, r["id"]) for r in runs}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from engine.config.names import RULES, severity_rank
+from engine.config.names import ALARMS, RULES, severity_rank
+from engine.diagnosis import remedies
+from engine.diagnosis.evidence import syndrome_key
 from engine.diagnosis.findings import Finding
 from engine.diagnosis.metrics import RunMetrics, load_metrics
 from engine.diagnosis.rules.base import Rule
@@ -29,11 +31,16 @@ def load_rules() -> list[Rule]:
 
 
 def diagnose(metrics: RunMetrics, rules: list[Rule] | None = None) -> list[Finding]:
-    """Every finding the rules make, most severe first."""
+    """Every finding the rules make, most severe first, each with remedies ranked for the whole set."""
     with warnings.catch_warnings():  # all-NaN windows (a diverged run) are expected here
         warnings.simplefilter("ignore", RuntimeWarning)
-        found = [f for f in (r.check(metrics) for r in (rules or load_rules())) if f is not None]
-    return sorted(found, key=lambda f: (severity_rank(f.severity), f.first_step))
+        pairs = [(r, f) for r in (rules or load_rules()) if (f := r.check(metrics)) is not None]
+    # What fixed a finding depends on what came with it (see engine.diagnosis.evidence): rank again,
+    # now that the run's whole syndrome of warnings and criticals is known.
+    syndrome = syndrome_key({f.code for _, f in pairs if f.severity in ALARMS})
+    for rule, f in pairs:
+        f.remedies = remedies.ranked(rule.remedies, metrics.recipe, metrics.trials, f.code, syndrome=syndrome)
+    return sorted((f for _, f in pairs), key=lambda f: (severity_rank(f.severity), f.first_step))
 
 
 def diagnose_into_store(store: Store, run_id: str) -> list[dict]:

@@ -4,9 +4,12 @@ The trainer knows nothing of remedies; a remedy is only a set of dotted
 overrides. Some depend on the run (a lower learning rate is the current one
 divided by ten, a residual connection only where the architecture has one),
 so each entry is a function of the resolved recipe. A remedy the run already
-uses (applying it would change nothing) is never suggested. Rules name their
-remedies; those names are checked against :data:`REMEDIES` when a rule is
-defined.
+uses (applying it would change nothing), or that its architecture cannot
+honour, is never suggested. Rules name their remedies; those names are
+checked against :data:`REMEDIES` when a rule is defined. Which of them a
+finding is offered, and in what order, is measured: :func:`ranked` reads the
+fault-injection benchmark's table (engine.diagnosis.evidence) and the run's
+own trials.
 """
 
 from __future__ import annotations
@@ -62,33 +65,64 @@ def build(name: str, recipe: dict[str, Any]) -> Remedy | None:
     """The remedy ``name`` for this recipe, or None when the run already uses it (or it does not apply)."""
     entry: RemedyEntry = REMEDIES.get(name)
     overrides = entry.overrides(recipe)
-    if not overrides or all(_get(recipe, k) == v for k, v in overrides.items()):
+    if not overrides or all(_get(recipe, k) == v for k, v in overrides.items()) or not _fits(recipe, overrides):
         return None
     return Remedy(name, overrides, entry.why)
 
 
-def ranked(
-    names_in_order: list[str], recipe: dict[str, Any], trials: dict[str, Any] | None = None, code: str | None = None
-) -> list[Remedy]:
-    """The applicable remedies, in the rule's order of preference, or as trials on this run measured them.
+def _fits(recipe: dict[str, Any], overrides: Overrides) -> bool:
+    """Whether the remedied model is one its architecture honours (leaky ReLU is no option for nn.RNN)."""
+    from pydantic import ValidationError
 
-    With ``trials`` (a ``trial_results`` ranking, engine.control.trials) and the finding's ``code``: a
-    remedy whose trial removed the finding comes first and says so; one whose trial still showed it is
-    not offered; one not tried, or whose trial could not judge it, keeps its place after those.
+    from engine.config.recipe import ModelSpec
+
+    model = dict(recipe.get("model") or {})
+    model.update({k.removeprefix("model."): v for k, v in overrides.items() if k.startswith("model.")})
+    try:
+        spec = ModelSpec(**model)
+    except ValidationError:
+        return False
+    return _caps({"model": model}).spec_error(spec) is None
+
+
+def ranked(
+    names_in_order: list[str],
+    recipe: dict[str, Any],
+    trials: dict[str, Any] | None = None,
+    code: str | None = None,
+    *,
+    syndrome: str | None = None,
+) -> list[Remedy]:
+    """The applicable remedies for finding ``code``, ranked by what was measured, each with its evidence.
+
+    First, remedies whose trial on this run (a ``trial_results`` ranking, engine.control.trials)
+    removed the finding. Then those the fault-injection benchmark saw remove it in similar runs
+    (engine.diagnosis.evidence: runs with the same ``syndrome`` of findings where it has them), most
+    often first. A remedy whose trial still showed the finding, that the benchmark tried here and
+    never saw work, or that nothing has measured yet, is not offered. Ties keep the rule's order of
+    preference. Without ``code``: every applicable remedy, unranked (what the benchmark tries).
     """
+    from engine.diagnosis import evidence
+
     built = [r for r in (build(n, recipe) for n in names_in_order) if r is not None]
-    if not trials or code is None:
+    if code is None:
         return built
+    trials = trials or {}
     by_name = {t["remedy"]: t for t in trials.get("trials", [])}
-    proven, rest = [], []
+    proven, suite = [], []
     for r in built:
         t = by_name.get(r.name)
+        seen = evidence.measured(code, r.name, syndrome)
         if t is not None and code in t["fixed"]:
             r.evidence = f"removed it in a {trials.get('steps', '?')}-step trial on this run"
             proven.append(r)
-        elif t is None or code not in t["still"]:
-            rest.append(r)
-    return proven + rest
+        elif t is not None and code in t["still"]:
+            continue
+        elif seen is not None and seen.fixed:
+            r.evidence = seen.words()
+            suite.append((seen, r))
+    suite.sort(key=lambda pair: (-pair[0].rate, -pair[0].fixed))
+    return proven + [r for _, r in suite]
 
 
 def as_flags(overrides: dict[str, Any]) -> str:
@@ -199,7 +233,9 @@ def _higher_lr(r: dict[str, Any]) -> Overrides:
 
 @remedy("wider", "a wider model has the capacity to fit the data")
 def _wider(r: dict[str, Any]) -> Overrides:
-    return {"model.width": int(_get(r, "model.width") or 64) * 2}
+    # Four times as wide, and at least 32 units: doubling a 1-unit bottleneck still cannot fit (the benchmark
+    # measured 1 fix in 33 tries at twice the width).
+    return {"model.width": min(4096, max(32, int(_get(r, "model.width") or 64) * 4))}
 
 
 @remedy("longer", "the run ended before the model converged")

@@ -5,7 +5,7 @@ import pytest
 from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
 from engine.control import trials
-from engine.diagnosis import remedies
+from engine.diagnosis import evidence, remedies
 from engine.store import Store
 
 VANISHING = {
@@ -37,7 +37,14 @@ def test_the_candidates_are_the_first_distinct_remedies_most_severe_finding_firs
     assert [p["name"] for p in trials.candidates([VANISHING, PLATEAU], top=1)] == ["he_relu"]
 
 
-def test_what_a_trial_measured_orders_the_remedies_and_drops_the_one_that_failed():
+def test_what_a_trial_measured_orders_the_remedies_and_drops_the_one_that_failed(monkeypatch):
+    # The benchmark saw he_relu and batch_norm fix vanishing gradients, residual never tried, adam never work.
+    suite = {
+        "he_relu": {"fixed": 9, "tried": 9},
+        "batch_norm": {"fixed": 5, "tried": 9},
+        "adam": {"fixed": 0, "tried": 9},
+    }
+    monkeypatch.setattr(evidence, "table", lambda: {"codes": {"vanishing_gradients": suite}})
     recipe = load_recipe("vanishing-sigmoid").to_dict()
     measured = {
         "steps": 400,
@@ -48,7 +55,8 @@ def test_what_a_trial_measured_orders_the_remedies_and_drops_the_one_that_failed
     }
     ranked = remedies.ranked(["he_relu", "residual", "batch_norm", "adam"], recipe, measured, "vanishing_gradients")
     assert [r.name for r in ranked] == ["residual", "he_relu", "batch_norm"]  # adam measured not to help
-    assert ranked[0].evidence == "removed it in a 400-step trial on this run" and ranked[1].evidence == ""
+    assert ranked[0].evidence == "removed it in a 400-step trial on this run"
+    assert ranked[1].evidence == "fixed it in 9 of 9 benchmark runs with this finding"
 
 
 def test_trials_are_ranked_by_the_findings_they_remove_then_by_the_metric(tmp_path):
