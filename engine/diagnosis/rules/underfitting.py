@@ -6,10 +6,11 @@ majority class of the validation set). A warning when the model got past
 chance but its training accuracy has stopped short of halfway from chance
 to perfect, and either stopped improving (under 2 points gained over the
 last 30% of evaluations) or the run has ended there: too small a model, or
-too constrained a one, cannot fit what it is shown. On the benchmark's healthy set the lowest training
-accuracy is 86% on moons, against a bar of 75% there. For regression: the validation MSE is still
-at least 80% of the variance of the target, i.e. barely better than
-predicting the mean. Judged only after 30% of the planned steps.
+too constrained a one, cannot fit what it is shown. On the benchmark's
+healthy set the lowest training accuracy is 86% on moons, against a bar of
+75% there. For regression: the validation MSE is still at least 80% of the
+variance of the target, i.e. barely better than predicting the mean.
+Judged only after 30% of the planned steps.
 """
 
 from __future__ import annotations
