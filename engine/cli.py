@@ -116,6 +116,31 @@ def cmd_recipes(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    """Validate a recipe and its data the way a run would, and train nothing: a dry run."""
+    from engine import datasets
+    from engine.config.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    data = datasets.prepare(recipe.data, recipe.seed)
+    info = {
+        "name": recipe.name,
+        "summary": recipe.summary,
+        "data": {"name": recipe.data.name, "train": len(data.y_train), "val": len(data.y_val)},
+        "variants": [v.label for v in recipe.compare],
+        "recipe": recipe.to_dict(),
+    }
+    if args.json:
+        _print_json(info)
+    else:
+        print(
+            f"{recipe.name}: valid; {recipe.model.arch} {recipe.model.depth}x{recipe.model.width} on "
+            f"{recipe.data.name} ({info['data']['train']} train / {info['data']['val']} val rows), "
+            f"{recipe.train.steps} steps" + (f", {len(recipe.compare)} variants" if recipe.compare else "")
+        )
+    return EXIT_OK
+
+
 def cmd_ls(args) -> int:
     from engine.control import queue
     from engine.control.report import runs_table
@@ -351,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
 
     p = add("recipes", cmd_recipes, "list the built-in recipes")
+    p.add_argument("--json", action="store_true")
+
+    p = add("check", cmd_check, "validate a recipe, its overrides and its data without training (a dry run)")
+    p.add_argument("recipe", help="a recipe file, or the name of a built-in recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--json", action="store_true")
 
     p = add("ls", cmd_ls, "list runs with status, progress, device and heartbeat age")

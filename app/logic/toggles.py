@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import names
+from engine.config import limits, names
+from engine.config.errors import RecipeError
 from engine.config.recipe import EarlyStopping, Recipe, parse_override
 
 LR_VALUES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -137,6 +138,8 @@ def encode(key: str, value: Any) -> str:
 
 def decode(items: list[str]) -> dict[str, Any]:
     """Parse ``key=value`` strings (YAML values); a malformed item raises RecipeError naming it."""
+    if len(items) > limits.MAX_OVERRIDES:
+        raise RecipeError(f"{len(items):,} overrides; at most {limits.MAX_OVERRIDES} may be given at once")
     out: dict[str, Any] = {}
     for item in items:
         item = item.strip()

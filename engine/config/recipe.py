@@ -17,40 +17,30 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.config import names
-from engine.config.errors import RecipeError, format_errors
+from engine.config import bounded_yaml, limits, names
+from engine.config.errors import RecipeError, excerpt, format_errors
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML's safe loader, plus floats written like ``1e-3`` (YAML 1.1 wants ``1.0e-3``)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader: data only, never code
+def _yaml(text: str, what: str, max_chars: int = limits.MAX_RECIPE_BYTES) -> Any:
+    return bounded_yaml.load(text, what, max_chars)  # a SafeLoader with caps: data only, never code
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: no recipe key means anything at infinity (train.weight_decay=.inf was accepted).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _allowed(kind: str, value: Any, allowed: list[str]) -> str:
-    return f"unknown {kind} {value!r}; allowed: {', '.join(allowed)}"
+    return f"unknown {kind} {excerpt(value)}; allowed: {', '.join(allowed)}"
 
 
 class DataSpec(_Strict):
     name: str = "digits"
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    train_limit: int | None = Field(None, ge=1)
+    train_limit: int | None = Field(None, ge=1, le=10_000_000)
     augment: tuple[str, ...] = ()
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -96,7 +86,7 @@ class ModelSpec(_Strict):
     width: int = Field(64, ge=1, le=4096)
     activation: str = "relu"
     init: str = "default"
-    init_std: float | None = Field(None, gt=0.0)
+    init_std: float | None = Field(None, gt=0.0, le=100.0)
     # Every bias starts at this value (default: 0, or PyTorch's own for init "default"). A large
     # negative one switches ReLU units off from the first step: the textbook way to get dead units.
     init_bias: float | None = Field(None, ge=-100.0, le=100.0)
@@ -127,22 +117,22 @@ class ModelSpec(_Strict):
 
 
 class EarlyStopping(_Strict):
-    patience: int = Field(5, ge=1)
-    min_delta: float = Field(0.0, ge=0.0)
+    patience: int = Field(5, ge=1, le=100_000)
+    min_delta: float = Field(0.0, ge=0.0, le=1e6)
 
 
 class TrainSpec(_Strict):
     optimizer: str = "adam"
     lr: float = Field(0.001, gt=0.0, le=100.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    l1: float = Field(0.0, ge=0.0)
-    batch_size: int = Field(64, ge=1)
-    steps: int = Field(1000, ge=1)
-    clip_norm: float | None = Field(None, gt=0.0)
-    clip_value: float | None = Field(None, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0, le=10.0)
+    l1: float = Field(0.0, ge=0.0, le=10.0)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    steps: int = Field(1000, ge=1, le=10_000_000)
+    clip_norm: float | None = Field(None, gt=0.0, le=1e6)
+    clip_value: float | None = Field(None, gt=0.0, le=1e6)
     schedule: str = "constant"
     early_stopping: EarlyStopping | None = None
-    eval_every: int = Field(50, ge=1)
+    eval_every: int = Field(50, ge=1, le=10_000_000)
     amp: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
@@ -194,15 +184,15 @@ class Recipe(_Strict):
     """A complete, validated run description. Build one with :func:`load_recipe`."""
 
     name: str = "custom"
-    title: str = ""
-    lesson: str = ""
+    title: str = Field("", max_length=limits.MAX_TITLE_CHARS)
+    lesson: str = Field("", max_length=limits.MAX_LESSON_CHARS)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     probes: ProbeSpec = Field(default_factory=ProbeSpec)
-    compare: tuple[Variant, ...] = ()
-    questions: tuple[Question, ...] = ()
+    compare: tuple[Variant, ...] = Field((), max_length=limits.MAX_VARIANTS)
+    questions: tuple[Question, ...] = Field((), max_length=limits.MAX_QUESTIONS)
 
     @field_validator("name")
     @classmethod
@@ -235,6 +225,8 @@ class Recipe(_Strict):
         """The value at a dotted key, e.g. ``recipe.get("train.lr")``."""
         node: Any = self.to_dict()
         for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise RecipeError(f"{excerpt(dotted)[1:-1]}: unknown key")
             node = node[part]
         return node
 
@@ -260,13 +252,13 @@ def find_recipe(source: str | Path) -> Path:
             raise RecipeError(f"recipe file not found: {path}")
         return path
     if not _NAME_RE.match(str(source)):
-        raise RecipeError(f"not a recipe name or file: {source!r}")
+        raise RecipeError(f"not a recipe name or file: {excerpt(str(source))}")
     for suffix in (".yaml", ".yml"):
         candidate = RECIPES_DIR / f"{source}{suffix}"
         if candidate.is_file():
             return candidate
     known = ", ".join(list_recipe_names()) or "(none)"
-    raise RecipeError(f"no recipe named {source!r}; built-in recipes: {known}")
+    raise RecipeError(f"no recipe named {excerpt(str(source))}; built-in recipes: {known}")
 
 
 def list_recipe_names() -> list[str]:
@@ -277,11 +269,17 @@ def list_recipe_names() -> list[str]:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Safe-load a YAML mapping, with a clear message for anything else."""
+    """Safe-load a YAML mapping within the caps, with a clear message for anything else."""
     try:
-        data = _yaml(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:  # read at most one byte past the cap: a 5 GB file costs nothing
+            raw = fh.read(limits.MAX_RECIPE_BYTES + 1)
+        if len(raw) > limits.MAX_RECIPE_BYTES:
+            raise RecipeError(f"{path.name}: a recipe file may be at most {limits.MAX_RECIPE_BYTES // 1024} KB")
+        data = _yaml(raw.decode("utf-8"), path.name)
+    except bounded_yaml.YamlLimitError:
+        raise
     except yaml.YAMLError as exc:
-        raise RecipeError(f"{path.name}: not valid YAML ({exc})") from None
+        raise RecipeError(f"{path.name}: not valid YAML ({excerpt_yaml_error(exc)})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"{path}: cannot read ({exc})") from None
     if data is None:
@@ -289,6 +287,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RecipeError(f"{path.name}: a recipe must be a mapping of keys, got {type(data).__name__}")
     return data
+
+
+def excerpt_yaml_error(exc: yaml.YAMLError) -> str:
+    """PyYAML's complaint without its quoted source line (which can be megabytes): what and where."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{excerpt(problem)[1:-1]}{where}"
 
 
 def load_recipe(
@@ -305,28 +311,37 @@ def load_recipe(
         data = read_yaml(path)
         data.setdefault("name", path.stem)
         if data["name"] != path.stem:
-            raise RecipeError(f"name: must equal the file name {path.stem!r} (got {data['name']!r})")
+            raise RecipeError(f"name: must equal the file name {path.stem!r} (got {excerpt(data['name'])})")
     for key, value in _as_pairs(overrides):
         _set_dotted(data, key, value)
     return _validate(data)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"train.lr=0.01"`` -> ``("train.lr", 0.01)``; the value is read as a YAML scalar."""
+    """``"train.lr=0.01"`` -> ``("train.lr", 0.01)``; the value is read as YAML, within the caps."""
+    if len(text) > limits.MAX_OVERRIDE_CHARS:
+        raise RecipeError(
+            f"override {excerpt(text[: limits.EXCERPT_CHARS])}: {len(text):,} characters; "
+            f"an override may be at most {limits.MAX_OVERRIDE_CHARS:,}"
+        )
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise RecipeError(f"override {text!r}: expected KEY=VALUE, e.g. train.lr=0.01")
+        raise RecipeError(f"override {excerpt(text)}: expected KEY=VALUE, e.g. train.lr=0.01")
     try:
-        value = _yaml(raw) if raw.strip() else None
+        value = _yaml(raw, key, limits.MAX_OVERRIDE_CHARS) if raw.strip() else None
+    except bounded_yaml.YamlLimitError:
+        raise
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the text itself (a title with a colon, say)
     return key, value
 
 
 def _as_pairs(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
     if not overrides:
         return []
+    if len(overrides) > limits.MAX_OVERRIDES:
+        raise RecipeError(f"{len(overrides):,} overrides; at most {limits.MAX_OVERRIDES} may be given at once")
     if isinstance(overrides, dict):
         return list(overrides.items())
     return [parse_override(o) for o in overrides]
@@ -337,8 +352,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {"data": DataSpec, "model": ModelSpec, "
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
-    if any(not p for p in parts):
-        raise RecipeError(f"{key}: not a dotted key")
+    if any(not p for p in parts) or len(key) > 200:
+        raise RecipeError(f"{excerpt(key)}: not a dotted key")
     top = parts[0]
     if top not in Recipe.model_fields:
         raise RecipeError(f"{key}: unknown key; allowed top-level keys: {', '.join(Recipe.model_fields)}")

@@ -18,7 +18,8 @@ import secrets
 import statistics
 from typing import Any
 
-from engine.config.errors import RecipeError
+from engine.config import limits
+from engine.config.errors import RecipeError, excerpt
 from engine.config.metrics import ACCURACY, headline
 from engine.config.names import TERMINAL
 from engine.config.recipe import Recipe, parse_override
@@ -29,8 +30,14 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     """``"model.init=default,he_normal"`` -> ``("model.init", ["default", "he_normal"])``."""
     key, sep, values = text.partition("=")
     if not sep or not values.strip():
-        raise RecipeError(f"--vary {text!r}: expected KEY=V1,V2,..., e.g. model.init=default,he_normal")
-    return key.strip(), [parse_override(f"{key}={v.strip()}")[1] for v in values.split(",")]
+        raise RecipeError(f"--vary {excerpt(text)}: expected KEY=V1,V2,..., e.g. model.init=default,he_normal")
+    parts = values.split(",")
+    if len(parts) > limits.MAX_RUNS_PER_COMMAND:
+        raise RecipeError(
+            f"--vary {key.strip()}: {len(parts):,} values; one command may queue at most "
+            f"{limits.MAX_RUNS_PER_COMMAND} runs"
+        )
+    return key.strip(), [parse_override(f"{key}={v.strip()}")[1] for v in parts]
 
 
 def build_variants(recipe: Recipe, vary: list[str] | None = None, grid: bool = False) -> list[tuple[str, dict]]:
@@ -38,6 +45,14 @@ def build_variants(recipe: Recipe, vary: list[str] | None = None, grid: bool = F
     variants: list[tuple[str, dict]] = [("baseline", {})]
     if vary:
         axes = [parse_vary(v) for v in vary]
+        for key, vals in axes:
+            recipe.with_overrides({key: vals[0]})  # an unknown key is refused by name, before the product
+        planned = math.prod(len(vals) for _, vals in axes) if grid else sum(len(vals) for _, vals in axes)
+        if planned + 1 > limits.MAX_RUNS_PER_COMMAND:
+            raise RecipeError(
+                f"--vary{' --grid' if grid else ''}: {planned + 1:,} variants; one command may queue at most "
+                f"{limits.MAX_RUNS_PER_COMMAND} runs"
+            )
         if grid:
             for combo in itertools.product(*[[(k, v) for v in vals] for k, vals in axes]):
                 sets = {k: v for k, v in combo if recipe.get(k) != v}
@@ -63,7 +78,18 @@ def build_variants(recipe: Recipe, vary: list[str] | None = None, grid: bool = F
 def launch_group(
     store, recipe: Recipe, variants: list[tuple[str, dict]], seeds: int = 1, max_running: int | None = None
 ) -> str:
-    """Queue every variant (x seeds) as one group; returns the group id."""
+    """Queue every variant (x seeds) as one group; returns the group id.
+
+    Refuses (RecipeError, nothing queued) seeds outside 1..``limits.MAX_SEEDS`` and more than
+    ``limits.MAX_RUNS_PER_COMMAND`` runs in all.
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= limits.MAX_SEEDS:
+        raise RecipeError(f"seeds: give a whole number from 1 to {limits.MAX_SEEDS} (got {excerpt(seeds)})")
+    if len(variants) * seeds > limits.MAX_RUNS_PER_COMMAND:
+        raise RecipeError(
+            f"seeds: {len(variants)} variants x {seeds} seeds = {len(variants) * seeds} runs; "
+            f"one command may queue at most {limits.MAX_RUNS_PER_COMMAND}"
+        )
     group = secrets.token_hex(4)
     planned = []
     for label, sets in variants:
