@@ -2,19 +2,29 @@
 
 Plain functions over plain values (no Streamlit), so they are tested without a
 browser; :mod:`app.widgets.launch` draws the widgets that use them.
+
+A link is untrusted input: it may name only a built-in recipe, and every setup
+the dashboard resolves may read data only from its uploads folder (or the
+project's ``sample_data/``), so a link can never make the server read, echo or
+train on an arbitrary file. Uploads are checked before they are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from app.logic import toggles
 from engine import datasets
 from engine.config.errors import RecipeError
 from engine.config.recipe import Recipe, list_recipe_names, load_recipe
+from engine.datasets import csv as csv_data
+from engine.store import default_home
 
 DEFAULT_RECIPE = "vanishing-sigmoid"
 CUSTOM = "custom"  # the built-in defaults, which an uploaded CSV starts from
@@ -64,19 +74,66 @@ def from_query(params: Mapping) -> tuple[str, list[str]]:
 
 
 def base_recipe(name: str) -> tuple[Recipe | None, str | None]:
-    """The recipe before any toggle, or (None, message)."""
+    """The recipe before any toggle, or (None, message); only built-in names (a link must not open files)."""
+    if name != CUSTOM and name not in list_recipe_names():
+        return None, f"no built-in recipe named {csv_data.clip(name, 60)!r}; a link can open only built-in recipes"
     try:
         return (load_recipe(None) if name == CUSTOM else load_recipe(name)), None
     except RecipeError as exc:
         return None, str(exc)
 
 
-def resolve(base: Recipe, toggle_sets: dict[str, Any], advanced_text: str) -> tuple[Recipe | None, str | None]:
-    """Apply toggles then the Advanced lines; (recipe, None) or (None, the engine's message)."""
+def resolve(
+    base: Recipe, toggle_sets: dict[str, Any], advanced_text: str, uploads: Path | None = None
+) -> tuple[Recipe | None, str | None]:
+    """Apply toggles then the Advanced lines; (recipe, None) or (None, the engine's message).
+
+    The result may read data only where :func:`check_data_path` allows.
+    """
     try:
-        return base.with_overrides({**toggle_sets, **advanced_sets(advanced_text, strict=True)}), None
+        recipe = base.with_overrides({**toggle_sets, **advanced_sets(advanced_text, strict=True)})
+        check_data_path(recipe, base, uploads)
     except RecipeError as exc:
         return None, str(exc)
+    return recipe, None
+
+
+def uploads_folder() -> Path:
+    """Where the dashboard keeps uploads: ``uploads/`` in the store :func:`app.ui.store` opens."""
+    return Path(os.environ.get("GRADCLINIC_HOME") or default_home()).expanduser().resolve() / "uploads"
+
+
+def check_data_path(recipe: Recipe, base: Recipe, uploads: Path | None = None) -> None:
+    """Refuse a dashboard setup whose ``data.params.path`` lies outside the uploads folder.
+
+    Whatever a link or the Advanced box sets is untrusted; the path a built-in
+    recipe itself names, and the project's ``sample_data/``, are allowed.
+    Symlinks and ``..`` are resolved first. Raises :class:`RecipeError`.
+    """
+    raw = (recipe.data.params or {}).get("path")
+    if raw is None or (recipe.data.name == base.data.name and raw == (base.data.params or {}).get("path")):
+        return
+    folders = (uploads or uploads_folder(), csv_data.PROJECT_ROOT / "sample_data")
+    if _reads_inside(str(raw), folders):
+        return
+    raise RecipeError(
+        f"data.params.path: the dashboard reads only CSV files uploaded to it "
+        f"(kept in {csv_data.clip(folders[0], 120)}) "
+        f'or sample_data/, not {csv_data.clip(raw, 80)!r}; upload the file under "Your own data", or train on it '
+        f"from the command line (gradclinic run RECIPE --set data.params.path=...)"
+    )
+
+
+def _reads_inside(raw: str, folders: tuple[Path, ...]) -> bool:
+    # The file the CSV loader would open (csv.resolve's rule), with symlinks and ".." resolved.
+    try:
+        path = Path(raw).expanduser()
+        if not path.is_absolute() and not path.exists() and (csv_data.PROJECT_ROOT / path).exists():
+            path = csv_data.PROJECT_ROOT / path
+        real = Path(os.path.realpath(path))
+        return any(real.is_relative_to(os.path.realpath(f)) for f in folders)
+    except (OSError, ValueError):  # a NUL byte, a name too long: not a file we would read
+        return False
 
 
 def advanced_sets(text: str, strict: bool = False) -> dict[str, Any]:
@@ -89,9 +146,11 @@ def advanced_sets(text: str, strict: bool = False) -> dict[str, Any]:
         return {}
 
 
-def baseline_of(base: Recipe, advanced_text: str) -> Recipe:
+def baseline_of(base: Recipe, advanced_text: str, uploads: Path | None = None) -> Recipe:
     """A comparison's baseline: the recipe plus the Advanced settings, without the toggles."""
-    return base.with_overrides(advanced_sets(advanced_text, strict=True))
+    baseline = base.with_overrides(advanced_sets(advanced_text, strict=True))
+    check_data_path(baseline, base, uploads)
+    return baseline
 
 
 def variant_options(base: Recipe, toggle_sets: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -113,12 +172,54 @@ def run_name(base: Recipe, sets: dict[str, Any]) -> str:
     return f"{base.name}: " + ", ".join(f"{k.split('.')[-1]}={toggles.format_choice(v)}" for k, v in sets.items())[:70]
 
 
+def upload_columns(filename: str, data: bytes) -> tuple[list[str], str | None]:
+    """(the header's column names, None), or ([], why the upload is refused): size, then header only."""
+    name = _stem(filename) + ".csv"
+    if len(data) > MAX_UPLOAD_MB * 2**20:
+        return [], f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_MB} MB"
+    if not data:
+        return [], f"{name}: the file is empty"
+    head = data[: csv_data.HEADER_BYTES]
+    try:
+        names = csv_data.read_header(head, name, whole=len(data) <= csv_data.HEADER_BYTES)
+    except RecipeError as exc:  # DataError is a RecipeError
+        return [], f"This CSV cannot be used: {exc}"
+    if not names:
+        return [], f"{name}: the file has no header line"
+    return names, None
+
+
+def accept_upload(home: Path, filename: str, data: bytes, target: str) -> tuple[Path | None, str | None]:
+    """Check an upload exactly as a run would, then keep it: (its path, None) or (None, the refusal).
+
+    The bytes are checked from a private temporary folder, outside the uploads
+    folder, so a refused file leaves nothing behind.
+    """
+    _, error = upload_columns(filename, data)
+    if error:
+        return None, error
+    with tempfile.TemporaryDirectory(prefix="gradclinic-upload-") as tmp:
+        probe = Path(tmp) / f"{_stem(filename)}.csv"
+        probe.write_bytes(data)
+        error = check_csv(csv_sets(probe, target))
+    if error:
+        return None, error
+    return save_upload(home, filename, data), None
+
+
+def csv_sets(path: Path, target: str) -> dict[str, Any]:
+    """The overrides that train on a CSV file."""
+    return {"data.name": "csv", "data.params": {"path": str(path), "target": str(target)}}
+
+
 def save_upload(home, filename: str, data: bytes):
-    """Store an upload under ``home/uploads`` with a content-hash name (never the user's path)."""
+    """Store an upload under ``home/uploads`` with a content-hash name (never the user's path).
+
+    Stores without checking: :func:`accept_upload` checks first, then calls this.
+    """
     folder = home / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _SAFE.sub("_", filename.rsplit(".", 1)[0])[:40] or "data"
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{stem}.csv"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{_stem(filename)}.csv"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
@@ -134,6 +235,10 @@ def check_csv(sets: dict[str, Any]) -> str | None:
     except RecipeError as exc:  # DataError is a RecipeError
         return f"This CSV cannot be used: {exc}"
     return None
+
+
+def _stem(filename: str) -> str:
+    return _SAFE.sub("_", filename.rsplit(".", 1)[0])[:40] or "data"
 
 
 def recipe_cards() -> dict[str, dict[str, Any]]:

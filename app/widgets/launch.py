@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from app.logic import toggles
-from app.logic.launch import CUSTOM, MAX_UPLOAD_MB, check_csv, is_image_data, recipe_cards, save_upload
+from app.logic.launch import CUSTOM, MAX_UPLOAD_MB, accept_upload, csv_sets, is_image_data, recipe_cards, upload_columns
 from engine.config.errors import RecipeError
 from engine.config.recipe import Recipe
 
@@ -70,23 +69,18 @@ def csv_card(store) -> None:
     if upload is None:
         return
     data = upload.getvalue()
-    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        st.error(f"{upload.name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+    # Only the header is read here; nothing is written until "Use this CSV" has checked the whole file.
+    columns, error = upload_columns(upload.name, data)
+    if error:
+        st.error(error)
         return
-    try:
-        header = pd.read_csv(pd.io.common.BytesIO(data), nrows=5)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        st.error(f"{upload.name} is not a readable CSV: {exc}")
-        return
-    target = st.selectbox("Target column (what to predict)", list(header.columns), index=len(header.columns) - 1)
+    target = st.selectbox("Target column (what to predict)", columns, index=len(columns) - 1)
     if st.button("Use this CSV", type="primary"):
-        path = save_upload(store.home, upload.name, data)
-        sets = {"data.name": "csv", "data.params": {"path": str(path), "target": str(target)}}
-        error = check_csv(sets)
-        if error:
+        path, error = accept_upload(store.home, upload.name, data, str(target))
+        if path is None:
             st.error(error)
             return
-        choose(CUSTOM, [toggles.encode(k, v) for k, v in sets.items()])
+        choose(CUSTOM, [toggles.encode(k, v) for k, v in csv_sets(path, str(target)).items()])
 
 
 def sync_widgets(base: Recipe, name: str, url_sets: list[str]) -> None:

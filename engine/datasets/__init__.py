@@ -64,11 +64,14 @@ def prepare(spec: Any, seed: int) -> Dataset:
             extras["y_scale"] = {"mean": y_mean.tolist(), "std": y_std.tolist()}
         n_classes, target_len, out_dim = None, 1, int(y_train.shape[1])
 
+    x_train, x_val = np.ascontiguousarray(x_train, dtype=np.float32), np.ascontiguousarray(x_val, dtype=np.float32)
+    y_train, y_val = np.ascontiguousarray(y_train), np.ascontiguousarray(y_val)
+    _check_finite({"x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}, spec.name)
     return Dataset(
-        x_train=np.ascontiguousarray(x_train, dtype=np.float32),
-        y_train=np.ascontiguousarray(y_train),
-        x_val=np.ascontiguousarray(x_val, dtype=np.float32),
-        y_val=np.ascontiguousarray(y_val),
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
         task=raw.task,
         kind=raw.kind,
         input_shape=tuple(int(s) for s in raw.x.shape[1:]),
@@ -129,6 +132,16 @@ def _check_raw(raw: Raw, name: str) -> None:
         raise DataError(f"dataset {name!r}: {len(raw.x)} inputs but {len(raw.y)} targets")
     if len(raw.y) < 2:
         raise DataError(f"dataset {name!r}: needs at least 2 samples to split, got {len(raw.y)}")
+
+
+def _check_finite(arrays: dict[str, np.ndarray], name: str) -> None:
+    """Refuse data that overflowed float32 here, where it happened, not as a "divergence" at step 1."""
+    bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if bad:
+        raise DataError(
+            f"dataset {name!r}: {', '.join(bad)} hold NaN or infinite values after standardising to float32 "
+            f"(numbers too large or too spread out); rescale the data first"
+        )
 
 
 def _stratify_labels(raw: Raw) -> np.ndarray | None:

@@ -1,7 +1,18 @@
-"""Your own CSV file: numeric feature columns and one target column (class labels or numbers)."""
+"""Your own CSV file: numeric feature columns and one target column (class labels or numbers).
+
+Every problem is one bounded :class:`DataError` line naming the file and the
+``data.params`` key at fault. The file's size and its header (column count,
+duplicate names) are checked before pandas reads the body, so a hostile file
+costs at most :data:`MAX_BYTES` of parsing. Messages quote only short,
+clipped excerpts: column names of a real multi-column header and the one cell
+that made a column non-numeric; never a whole line.
+"""
 
 from __future__ import annotations
 
+import csv as pycsv
+import io
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +23,21 @@ from engine.datasets.base import Kind, Raw
 
 KIND: Kind = "tabular"
 MAX_BYTES = 200 * 1024 * 1024
+MAX_COLUMNS = 10_000
+# The header record must end within this many bytes (10,000 names of ~100 characters fit).
+HEADER_BYTES = 1024 * 1024
 MIN_ROWS = 20
 # An integer-valued numeric target with at most this many distinct values is
 # read as class labels (0/1, ratings 1-5...); anything else is regression.
 MAX_CLASSES = 20
+# Largest magnitudes accepted. Features are standardised in float64 and then
+# cast to float32 (max ~3.4e38); 1e30 leaves room for the squares in the std.
+# A regression target is cast to float32 first and standardised there, where
+# the squared deviations of 50M rows at 1e15 still sum below 3.4e38.
+MAX_FEATURE_ABS = 1e30
+MAX_TARGET_ABS = 1e15
+_NAME_CHARS = 32  # longest excerpt of a column name, class or cell in a message
+_LISTED = 12  # most names listed in one message
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,14 +52,19 @@ class Params(BaseModel):
 def load(params: dict, seed: int) -> Raw:
     """Read, check and encode the file; every problem is one :class:`DataError`."""
     path = resolve(params["path"])
-    df = _read(path)
-    where = path.name
+    where = clip(path.name, 80)
+    with path.open("rb") as fh:
+        head = fh.read(HEADER_BYTES)
+    names = read_header(head, where, whole=path.stat().st_size <= HEADER_BYTES)
     target = params["target"]
+    if names and target not in names:  # before the body is parsed: a typo costs nothing
+        raise DataError(_no_target(where, target, names))
+    df = _read(path, where)
     if target not in df.columns:
-        raise DataError(f"{where}: no column named {target!r}; the columns are: {', '.join(map(str, df.columns))}")
+        raise DataError(_no_target(where, target, [str(c) for c in df.columns]))
     features = [c for c in df.columns if c != target]
     if not features:
-        raise DataError(f"{where}: needs at least one feature column besides the target {target!r}")
+        raise DataError(f"{where}: needs at least one feature column besides the target {clip(target)!r}")
 
     _check_numeric(df, features, where)
     _check_missing(df, where)
@@ -49,10 +76,8 @@ def load(params: dict, seed: int) -> Raw:
         df = df.iloc[keep]
 
     x = df[features].to_numpy(dtype=np.float64)
-    if not np.isfinite(x).all():
-        bad = [str(c) for c in features if not np.isfinite(df[c].to_numpy(dtype=np.float64)).all()]
-        raise DataError(f"{where}: infinite values in column(s) {', '.join(bad)}")
-    y, task, class_names = _encode_target(df[target], where, target)
+    _check_magnitude(x, features, where)
+    y, task, class_names = _encode_target(df[target], where, clip(target))
     kind_text = f"{len(class_names)} classes" if task == "classification" else "regression"
     return Raw(
         x=x,
@@ -62,7 +87,7 @@ def load(params: dict, seed: int) -> Raw:
         n_classes=len(class_names) if task == "classification" else None,
         feature_names=tuple(str(c) for c in features),
         class_names=class_names,
-        description=f"{where}: {len(df)} rows, {len(features)} features, target {target!r} ({kind_text}).",
+        description=f"{where}: {len(df)} rows, {len(features)} features, target {clip(target)!r} ({kind_text}).",
     )
 
 
@@ -70,50 +95,101 @@ def resolve(raw_path: str) -> Path:
     """The file a ``path`` param means: as given (from the working directory), else from the project root.
 
     The fallback lets recipes say ``sample_data/penguins.csv`` wherever the
-    worker process happens to start.
+    worker process happens to start. The size is checked here, before any read.
     """
+    shown = clip(raw_path, 120)
     path = Path(raw_path).expanduser()
     if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
         path = PROJECT_ROOT / path
     if not path.exists():
-        raise DataError(f"CSV file not found: {raw_path}")
+        raise DataError(f"data.params.path: CSV file not found: {shown}")
     if not path.is_file():
-        raise DataError(f"{raw_path}: is not a file")
+        raise DataError(f"data.params.path: {shown} is not a file")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise DataError(f"{path.name}: is {size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+        raise DataError(
+            f"data.params.path: {clip(path.name, 80)} is {_size(size)}; the limit is {_size(MAX_BYTES)} "
+            f"for a CSV file, so sample or split it first"
+        )
     if size == 0:
-        raise DataError(f"{path.name}: the file is empty")
+        raise DataError(f"{clip(path.name, 80)}: the file is empty")
     return path
 
 
-def _read(path: Path):
+def read_header(head: bytes, where: str, whole: bool = True) -> list[str]:
+    """The column names in the first bytes of a CSV file, refused if unusable.
+
+    ``head`` is the file's first :data:`HEADER_BYTES` bytes (``whole`` when
+    that is the entire file). Refuses binary or non-UTF-8 text, a header that
+    does not end within ``head``, more than :data:`MAX_COLUMNS` columns, and
+    duplicate names (pandas would rename the second ``y`` to ``y.1`` and
+    train on it: a leaked target). Names are stripped, as :func:`load` reads them.
+    """
+    if b"\x00" in head[:8192]:
+        raise DataError(f"{where}: not readable as CSV (it looks like a binary file)")
+    if not whole:
+        # Decode whole lines only, so a character cut at the end is not an error.
+        cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
+        if cut < 0:
+            raise DataError(
+                f"{where}: the header line is longer than {_size(HEADER_BYTES)}; "
+                f"a CSV file may have at most {MAX_COLUMNS:,} columns"
+            )
+        head = head[: cut + 1]
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(_not_utf8(where, exc)) from None
+    try:
+        rows = pycsv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+        # pandas skips blank lines before the header; so must we, to see the same names.
+        header = next((r for r in rows if len(r) > 1 or (r and r[0].strip())), None)
+    except pycsv.Error as exc:
+        raise DataError(f"{where}: not readable as CSV (header: {clip(str(exc), 120)})") from None
+    if header is None:
+        return []
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"{where}: has {len(header):,} columns; a CSV file may have at most {MAX_COLUMNS:,}")
+    names = [n.strip() for n in header]
+    counts = Counter(n for n in names if n)  # blank names are not duplicates: pandas makes them "Unnamed: i"
+    dupes = [n for n, k in counts.items() if k > 1]
+    if dupes:
+        listed = _listing(dupes, quote=True)
+        raise DataError(
+            f"{where}: duplicate column name(s) {listed}; every column needs its own name "
+            f"(otherwise a copy of the target could be read as a feature)"
+        )
+    return names
+
+
+def clip(text: object, limit: int = _NAME_CHARS) -> str:
+    """``text`` made safe for a one-line message: non-printing characters as ``?``, cut to ``limit``."""
+    s = "".join(c if c.isprintable() else "?" for c in str(text)[: limit + 1])
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _read(path: Path, where: str):
     import pandas as pd
 
-    with path.open("rb") as fh:
-        head = fh.read(8192)
-    if b"\x00" in head:
-        raise DataError(f"{path.name}: not readable as CSV (it looks like a binary file)")
     try:
         # utf-8-sig drops the byte-order mark Excel puts before the first header.
         df = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True, low_memory=False)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path.name}: the file is empty") from None
+        raise DataError(f"{where}: the file is empty") from None
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path.name}: not readable as CSV: not UTF-8 text (byte {exc.object[exc.start]:#04x} "
-            f"at offset {exc.start}); save it as UTF-8"
-        ) from None
+        raise DataError(_not_utf8(where, exc)) from None
     except pd.errors.ParserError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path.name}: not readable as CSV ({reason})") from None
+        raise DataError(f"{where}: not readable as CSV ({clip(reason, 160)})") from None
     except (ValueError, OSError, MemoryError) as exc:
-        raise DataError(f"{path.name}: not readable as CSV ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{where}: not readable as CSV ({type(exc).__name__}: {clip(exc, 160)})") from None
     if df.shape[1] == 0:
-        raise DataError(f"{path.name}: the file is empty")
+        raise DataError(f"{where}: the file is empty")
     if len(df) == 0:
-        raise DataError(f"{path.name}: has a header but no data rows")
+        raise DataError(f"{where}: has a header but no data rows")
     df.columns = [str(c).strip() for c in df.columns]
+    if df.columns.duplicated().any():  # read_header saw a different header than pandas: refuse, never guess
+        raise DataError(f"{where}: duplicate column names; every column needs its own name")
     return df
 
 
@@ -131,8 +207,8 @@ def _check_numeric(df, features: list, where: str) -> None:
             continue
         row = _line(df, bad.index[0])
         raise DataError(
-            f"{where}: column {col!r} is not numeric (line {row}: {bad.iloc[0]!r}); every feature column must "
-            f"hold numbers, so drop it or encode it as numbers"
+            f"{where}: column {clip(col)!r} is not numeric (line {row}: {clip(bad.iloc[0], 20)!r}); every feature "
+            f"column must hold numbers, so drop it or encode it as numbers"
         )
 
 
@@ -141,8 +217,22 @@ def _check_missing(df, where: str) -> None:
     counts = counts[counts > 0]
     if counts.empty:
         return
-    listed = ", ".join(f"{col!r} ({int(n)})" for col, n in counts.items())
-    raise DataError(f"{where}: missing or empty cells in column(s) {listed}; drop or fill those rows first")
+    listed = ", ".join(f"{clip(col)!r} ({int(n)})" for col, n in list(counts.items())[:_LISTED])
+    more = f" and {len(counts) - _LISTED} more" if len(counts) > _LISTED else ""
+    raise DataError(f"{where}: missing or empty cells in column(s) {listed}{more}; drop or fill those rows first")
+
+
+def _check_magnitude(x: np.ndarray, features: list, where: str) -> None:
+    """Refuse infinities and numbers so large that standardising them overflows float32."""
+    infinite = ~np.isfinite(x).all(axis=0)
+    if infinite.any():
+        raise DataError(f"{where}: infinite values in column(s) {_listing(np.asarray(features)[infinite])}")
+    huge = (np.abs(x) > MAX_FEATURE_ABS).any(axis=0)
+    if huge.any():
+        raise DataError(
+            f"{where}: column(s) {_listing(np.asarray(features)[huge])} hold numbers beyond ±{_sci(MAX_FEATURE_ABS)}, "
+            f"which overflow float32 once standardised; rescale them (divide, or take a log) first"
+        )
 
 
 def _encode_target(series, where: str, target: str):
@@ -156,6 +246,11 @@ def _encode_target(series, where: str, target: str):
             raise DataError(f"{where}: infinite values in the target column {target!r}")
         distinct = np.unique(values)
         if not (np.all(values == np.round(values)) and len(distinct) <= MAX_CLASSES):
+            if np.abs(values).max() > MAX_TARGET_ABS:
+                raise DataError(
+                    f"{where}: the target {target!r} holds numbers beyond ±{_sci(MAX_TARGET_ABS)}, which overflow "
+                    f"float32 once standardised; rescale it (divide, or take a log) first"
+                )
             return values.astype(np.float32)[:, None], "regression", ()
         names = tuple(str(int(v)) for v in distinct)
         labels = np.searchsorted(distinct, values).astype(np.int64)
@@ -165,16 +260,47 @@ def _encode_target(series, where: str, target: str):
         names = tuple(str(v) for v in distinct)
         labels = np.searchsorted(distinct, text.to_numpy(dtype=str)).astype(np.int64)
     if len(names) < 2:
-        raise DataError(f"{where}: the target {target!r} has a single value ({names[0]!r}); nothing to classify")
+        raise DataError(f"{where}: the target {target!r} has a single value ({clip(names[0])!r}); nothing to classify")
     counts = np.bincount(labels, minlength=len(names))
     lonely = [names[i] for i in np.flatnonzero(counts < 2)]
     if lonely:
-        shown = ", ".join(map(repr, lonely[:5])) + (f" and {len(lonely) - 5} more" if len(lonely) > 5 else "")
         raise DataError(
-            f"{where}: class(es) {shown} of {target!r} have only 1 row; every class needs "
-            f"at least 2 so the train/val split can keep class proportions"
+            f"{where}: class(es) {_listing(lonely, quote=True, most=5)} of {target!r} have only 1 row; every class "
+            f"needs at least 2 so the train/val split can keep class proportions"
         )
     return labels, "classification", names
+
+
+def _no_target(where: str, target: str, names: list[str]) -> str:
+    # A one-column "header" is the file's whole first line (say, of a file that is not a CSV): never echo it.
+    hint = (
+        f"the columns are: {_listing(names)}" if len(names) > 1 else "it has a single column (is it comma-separated?)"
+    )
+    return f"data.params.target: {where} has no column named {clip(target)!r}; {hint}"
+
+
+def _listing(names, quote: bool = False, most: int = _LISTED) -> str:
+    """At most ``most`` clipped names, then how many more."""
+    names = [str(n) for n in names]
+    shown = [repr(clip(n)) if quote else clip(n) for n in names[:most]]
+    return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _not_utf8(where: str, exc: UnicodeDecodeError) -> str:
+    return (
+        f"{where}: not readable as CSV: not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+        f"at offset {exc.start}); save it as UTF-8"
+    )
+
+
+def _sci(v: float) -> str:
+    return f"{v:.0e}".replace("e+", "e")
+
+
+def _size(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MB".replace(".0 MB", " MB")
+    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
 
 
 def _line(df, index) -> int:
