@@ -59,6 +59,7 @@ def test_numbers_just_inside_the_limits_train_on_finite_arrays(tmp_path):
         assert np.isfinite(arr).all()
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_prepare_catches_an_overflow_that_slipped_past_the_loader(tmp_path, monkeypatch):
     """With the loader's bound lifted, the float32 check in prepare still refuses the data cleanly."""
     monkeypatch.setattr(csv_data, "MAX_FEATURE_ABS", float("inf"))
