@@ -12,7 +12,7 @@ from app import ui
 from app.logic import launch as setup
 from app.logic import toggles
 from app.widgets import launch as widgets
-from engine.config.errors import RecipeError
+from engine.config.errors import RecipeError, excerpt
 from engine.control import compare, lifecycle
 
 store = ui.store()
@@ -29,7 +29,7 @@ with st.expander("📚 Lessons and recipes", expanded=base is None or not url_se
     widgets.csv_card(store)
 
 if base is None:
-    st.error(f"Recipe {name!r} could not be loaded: {base_error}")
+    st.error(f"Recipe {excerpt(name)} could not be loaded: {base_error}")
     st.stop()
 
 st.header(base.title or base.name)
