@@ -143,30 +143,51 @@ def cmd_check(args) -> int:
 
 def cmd_ls(args) -> int:
     from engine.control import queue
+    from engine.control.labels import printable
+    from engine.control.lifecycle import READ_WAIT_S
     from engine.control.report import runs_table
 
     store = _store(args)
-    queue.schedule(store)  # a dead worker shows as crashed, and the queue moves on
+    # The queue moves on when the store is free; a listing never waits for another process's lock.
+    queue.schedule(store, wait_s=READ_WAIT_S)
     table = runs_table(store)
     if args.json:
         _print_json(table.to_dict(orient="records"))
     elif table.empty:
         print("no runs yet: try `gradclinic run healthy-mlp`")
     else:
-        print(table.to_string(index=False))
+        print(table.map(printable).to_string(index=False))  # names stored before control characters were refused
     return EXIT_OK
 
 
 def cmd_show(args) -> int:
+    from engine.control import queue
+    from engine.control.lifecycle import READ_WAIT_S
     from engine.control.report import format_report, run_report
 
     store = _store(args)
-    report = run_report(store, store.resolve(args.run))
+    run_id = store.resolve(args.run)
+    queue.reap(store, wait_s=READ_WAIT_S)  # recorded if the store is free; the report says crashed either way
+    report = run_report(store, run_id)
     if args.json:
         _print_json(report)
     else:
         print(format_report(report))
     return EXIT_OK
+
+
+def cmd_doctor(args) -> int:
+    from engine.store import doctor
+
+    home = Path(args.home) if args.home else None
+    report = doctor.check(home)
+    salvaged = doctor.salvage(home, Path(args.salvage)) if args.salvage else None
+    if args.json:
+        _print_json({**report, "salvage": salvaged})
+    else:
+        for line in doctor.describe(report, salvaged):
+            print(line)
+    return EXIT_OK if report["ok"] or salvaged is not None else EXIT_ERROR
 
 
 def cmd_export(args) -> int:
@@ -424,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("diagnose", cmd_diagnose, "run the diagnosis rules on a stored run")
     p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+    p = add("doctor", cmd_doctor, "check the run store for damage, and copy its intact runs into a new one")
+    p.add_argument("--salvage", metavar="NEW_HOME", help="copy every run that reads back cleanly into this new store")
     p.add_argument("--json", action="store_true")
 
     p = add("ui", cmd_ui, "open the dashboard")

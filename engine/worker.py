@@ -5,9 +5,11 @@ output going to the run's ``worker.log`` (:func:`log_path`). It reads the
 resolved recipe from the store, beats a heartbeat from a side thread (so a
 long evaluation never looks like a hang), trains, and on the way out starts
 whatever the queue allows next. A user error (bad data, say) ends the run as
-``failed`` with a readable message; any other exception too, with its
-traceback in the store and in the log. Nothing is swallowed: every way out
-is logged.
+``failed`` with a readable message; so does a store problem (a full disk,
+a damaged file, a refused checkpoint), by its one-line message; any other
+exception too, with its traceback in the store and in the log. A transient
+lock held by another process is waited out (the heartbeat skips a beat).
+Nothing is swallowed: every way out is logged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from engine.config.errors import RecipeError
+from engine.config.errors import RecipeError, StoreError
 from engine.store import Store
 
 HEARTBEAT_S = 1.0
@@ -33,9 +35,17 @@ def log_path(store: Store, run_id: str) -> Path:
 
 def _heartbeat(home: Path, run_id: str, done: threading.Event) -> None:
     store = Store(home)  # its own connection: SQLite connections are not shared across threads
+    store.lock_wait_s = HEARTBEAT_S  # a locked store skips a beat; the flushes beat too
+    failing: str | None = None
     try:
         while not done.wait(HEARTBEAT_S):
-            store.heartbeat(run_id)
+            try:
+                store.heartbeat(run_id)
+                failing = None
+            except StoreError as exc:  # locked, full: the next beat may pass; said once per spell
+                if failing is None:
+                    log.warning("heartbeat skipped: %s", exc)
+                failing = str(exc)
     except Exception:  # the main thread goes on; a missing heartbeat shows as a hung run
         log.exception("heartbeat thread stopped")
     finally:
@@ -75,21 +85,36 @@ def main(argv: list[str]) -> int:
         )
     except RecipeError as exc:
         log.error("run %s refused: %s", run_id, exc)
-        store.set_status(run_id, "failed", error=str(exc))
+        _record_failure(store, run_id, str(exc))
         code = 2
+    except StoreError as exc:  # session.train recorded it when the store could take it
+        log.error("run %s failed: %s", run_id, exc)
+        _record_failure(store, run_id, str(exc))
+        code = 1
     except Exception:  # session.train stored the error and the traceback; the log gets them too
         log.exception("run %s failed", run_id)
-        if store.get_run(run_id)["status"] in ("running", "queued"):
-            store.set_status(run_id, "failed", error=traceback.format_exc(limit=8))
+        _record_failure(store, run_id, traceback.format_exc(limit=8))
         code = 1
     finally:
         done.set()
         beat.join(timeout=2)
         from engine.control import queue
 
-        queue.schedule(store)
+        try:
+            queue.schedule(store, wait_s=store.lock_wait_s)  # the next queued run, if the store lets us
+        except (StoreError, RecipeError) as exc:
+            log.warning("could not start the next queued run: %s", exc)
         store.close()
     return code
+
+
+def _record_failure(store: Store, run_id: str, error: str) -> None:
+    """Mark the run failed unless session.train already ended it; a store that cannot take it is logged."""
+    try:
+        if store.get_run(run_id)["status"] in ("running", "queued"):
+            store.set_status(run_id, "failed", error=error)
+    except StoreError as exc:
+        log.error("run %s: could not record the failure: %s", run_id, exc)
 
 
 if __name__ == "__main__":

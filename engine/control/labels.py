@@ -7,10 +7,21 @@ repeated seeds of a variant as "He init #1", "He init #2": the part before
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 SEED_MARK = " #"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: what drives a terminal
+
+
+def printable(text: Any) -> str:
+    """``text`` safe to print on a terminal: each control character (ESC, newline, NUL) written as its escape.
+
+    New names with control characters are refused (``Store.create_run``); this is for rows
+    stored before that, and for any other stored text a command prints.
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 def _text(run: Mapping[str, Any], key: str) -> str | None:

@@ -17,12 +17,14 @@ from engine.control import queue
 from engine.store import Store
 
 STOP_GRACE_S = 10.0  # a worker that ignores the stop flag this long is killed
+READ_WAIT_S = 0.5  # a status read or a listing writes (reaps, schedules) only if the lock is this free
 
 
 def launch(
     store: Store, recipe: Recipe, group: str | None = None, name: str | None = None, max_running: int | None = None
 ) -> str:
     """Record ``recipe`` as a queued run and start it when a slot is free; returns the run id."""
+    max_running = max_running or queue.default_concurrency()  # a bad $GRADCLINIC_MAX_RUNS queues nothing
     run_id = store.create_run(recipe.to_dict(), name=name, group=group, total_steps=recipe.train.steps)
     queue.schedule(store, max_running)
     return run_id
@@ -79,12 +81,12 @@ def delete(store: Store, run_id: str) -> None:
 
 
 def status(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's row, after reaping, so a dead worker reads as crashed."""
-    queue.reap(store)
-    return store.get_run(run_id)
+    """The run's row as it really is: a dead worker reads as crashed, even while the store is locked."""
+    queue.reap(store, wait_s=READ_WAIT_S)
+    return queue.observed(store.get_run(run_id))
 
 
 def list_runs(store: Store, **filters: Any) -> pd.DataFrame:
-    """All runs (newest first), after reaping and starting what the queue allows."""
-    queue.schedule(store)
+    """All runs (newest first), after reaping and starting what the queue allows (skipped while locked)."""
+    queue.schedule(store, wait_s=READ_WAIT_S)
     return store.list_runs(**filters)

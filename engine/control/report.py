@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.control.labels import printable
+from engine.control.queue import observed
 from engine.diagnosis import remedies
 from engine.worker import log_path
 
 
 def _age(ts: Any, now: float) -> str:
-    if ts is None or (isinstance(ts, float) and math.isnan(ts)):
+    if ts is None or pd.isna(ts):
         return "-"
     sec = max(0.0, now - float(ts))
     if sec < 120:
@@ -30,31 +32,35 @@ def _age(ts: Any, now: float) -> str:
 
 
 def runs_table(store, **filters: Any) -> pd.DataFrame:
-    """One row per run: id, name, recipe, status, progress, device, heartbeat age, created."""
+    """One row per run: id, name, recipe, status, progress, device, heartbeat age, created.
+
+    A run whose worker is gone reads as crashed (:func:`engine.control.queue.observed`), written or not.
+    """
     runs = store.list_runs(**filters)
     if runs.empty:
         return pd.DataFrame(columns=["id", "name", "recipe", "status", "progress", "device", "heartbeat", "created"])
     now = time.time()
-
-    def progress(row: pd.Series) -> str:
-        total, step = row.get("total_steps"), row.get("step")
-        step = 0 if step is None or pd.isna(step) else int(step)  # a queued run has no step yet (NaN in a table)
-        if total is None or pd.isna(total) or not total:
-            return f"{step}"
-        return f"{step}/{int(total)} ({100 * step / total:.0f}%)"
-
+    records = [observed(r) for r in runs.to_dict("records")]
     return pd.DataFrame(
         {
             "id": runs["id"],
             "name": runs["name"].fillna(""),
             "recipe": runs["recipe"],
-            "status": runs["status"],
-            "progress": runs.apply(progress, axis=1),
+            "status": [r["status"] for r in records],
+            "progress": [_progress(r.get("step"), r.get("total_steps")) for r in records],
             "device": runs["device"].fillna("-"),
             "heartbeat": [_age(h, now) for h in runs["heartbeat"]],
             "created": pd.to_datetime(runs["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M"),
         }
     )
+
+
+def _progress(step: Any, total: Any) -> str:
+    """``step/total (pct)``; a run with no step yet (queued, or stopped before it started) is at 0."""
+    step = 0 if step is None or pd.isna(step) else int(step)
+    if total is None or pd.isna(total) or not total:
+        return f"{step}"
+    return f"{step}/{int(total)} ({100 * step / int(total):.0f}%)"
 
 
 def gradient_flow(store, run_id: str) -> dict[str, Any]:
@@ -97,8 +103,8 @@ def _existing(path: Path) -> str | None:
 
 
 def run_report(store, run_id: str) -> dict[str, Any]:
-    """Everything ``gradclinic show`` prints, as JSON-ready data."""
-    run = store.get_run(run_id)
+    """Everything ``gradclinic show`` prints, as JSON-ready data; a dead worker's run reads as crashed."""
+    run = observed(store.get_run(run_id))
     summary = run.get("summary") or {}
     wide = store.scalars_wide(run_id)
     latest = {}
@@ -127,9 +133,10 @@ def run_report(store, run_id: str) -> dict[str, Any]:
 
 
 def format_report(rep: dict[str, Any]) -> str:
-    """The human-readable form of :func:`run_report`."""
+    """The human-readable form of :func:`run_report`; stored text is printed with control characters escaped."""
+    named = f" ({rep['name']})" if rep.get("name") else ""
     lines = [
-        f"run {rep['run_id']}  {rep['recipe']}  {rep['status']}  step {rep['step']}/{rep['total_steps']}"
+        f"run {rep['run_id']}{named}  {rep['recipe']}  {rep['status']}  step {rep['step']}/{rep['total_steps']}"
         f"  on {rep['device']}",
     ]
     if rep.get("error"):
@@ -150,4 +157,4 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(f"[{f['severity']}] {f['code']} (from step {f['first_step']}): {f['message']}")
         for r in f.get("remedies", [])[:3]:
             lines.append(f"    try {remedies.as_flags(r['set'])}  — {r['why']}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)

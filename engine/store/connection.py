@@ -16,13 +16,19 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from engine.config.errors import StoreError
 from engine.store import migrations
+from engine.store.errors import StoreDamaged, doctor_hint, is_locked, translate
 from engine.store.schema import PRAGMAS, SCHEMA, SCHEMA_VERSION, decode_rows
+
+#: How long a write waits for another process's write lock before giving up with
+#: :class:`engine.store.errors.StoreBusy`. Training raises it (``Store.lock_wait``)
+#: so a run outlives a transient lock; a listing does not write at all.
+LOCK_WAIT_S = 10.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -41,17 +47,54 @@ def connect(path: Path) -> sqlite3.Connection:
         _check_or_create(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        not_a_db = getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
-        if not_a_db or "not a database" in str(exc):  # (sqlite_errorname is Python >= 3.11)
-            raise StoreError(
-                f"{path} is not a Gradient Clinic run store (SQLite says: {exc}); "
-                "move it away or point GRADCLINIC_HOME elsewhere"
-            ) from None
-        raise StoreError(f"cannot open run store {path}: {exc}") from None
+        raise _open_error(exc, path) from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open an existing store file to read only: nothing is created, converted or written (``doctor``)."""
+    if not path.is_file():
+        raise StoreError(f"no run store at {path}")
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open run store {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        version = migrations.version(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _open_error(exc, path) from None
+    except BaseException:
+        conn.close()
+        raise
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"run store {path} has schema version {version}; open it once with this version of Gradient Clinic "
+            f"(which converts it) before checking it"
+        )
+    return conn
+
+
+def _open_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
+    name = getattr(exc, "sqlite_errorname", "")  # (Python >= 3.11)
+    if name == "SQLITE_NOTADB" or "not a database" in str(exc):
+        return StoreError(
+            f"{path} is not a Gradient Clinic run store (SQLite says: {exc}); "
+            "move it away or point GRADCLINIC_HOME elsewhere"
+        )
+    if name == "SQLITE_CORRUPT" or "malformed" in str(exc):
+        return StoreDamaged(
+            f"{path} is damaged, or is not a Gradient Clinic run store (SQLite says: {exc}); "
+            f"{doctor_hint(path.parent)}, or move it away"
+        )
+    return translate(exc, path) or StoreError(f"cannot open run store {path}: {exc}")
 
 
 def _execute_retrying(conn: sqlite3.Connection, sql: str, wait_s: float = 10.0) -> None:
@@ -67,7 +110,7 @@ def _execute_retrying(conn: sqlite3.Connection, sql: str, wait_s: float = 10.0) 
             conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if not is_locked(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
@@ -126,17 +169,24 @@ def as_int(value: Any) -> int | None:
 
 
 class StoreBase:
-    """One connection to ``home/runs.db``, a lock around it and the helpers the public API uses."""
+    """One connection to ``home/runs.db``, a lock around it and the helpers the public API uses.
 
-    def __init__(self, home: str | os.PathLike | None = None):
+    Every SQLite error that means busy, full or damaged leaves here as a
+    :class:`StoreError` subclass (:mod:`engine.store.errors`) naming the file.
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, *, readonly: bool = False):
         self.home = (Path(home) if home is not None else default_home()).expanduser()
-        try:
-            (self.home / "runs").mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the run store folder {self.home}: {exc}") from None
         self.path = self.home / "runs.db"
-        self._conn: sqlite3.Connection | None = connect(self.path)
+        if not readonly:
+            try:
+                (self.home / "runs").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the run store folder {self.home}: {exc}") from None
+        self._conn: sqlite3.Connection | None = connect_readonly(self.path) if readonly else connect(self.path)
         self._lock = threading.RLock()
+        self.lock_wait_s = LOCK_WAIT_S
+        self._busy_ms = 10_000  # the busy_timeout PRAGMAS set
         self._seqs: dict[str, int] = {}  # run id -> runs.seq; seqs are never reused (AUTOINCREMENT)
         self._stat_ids: dict[str, int] = {}
         self._scopes: dict[str, str] = {}  # statistic name -> "param" | "activation"
@@ -147,22 +197,66 @@ class StoreBase:
             raise StoreError(f"the run store {self.path} is closed")
         return self._conn
 
-    def _rows(self, sql: str, params: Iterable = ()) -> list[tuple]:
+    def _raise(self, exc: sqlite3.Error, waited_s: float | None = None) -> NoReturn:
+        translated = translate(exc, self.path, waited_s)
+        if translated is None:
+            raise exc
+        raise translated from None
+
+    def _query(self, sql: str, params: Iterable = ()) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of one read; never takes the write lock (WAL readers do not wait for writers)."""
         with self._lock:
-            return self._c.execute(sql, tuple(params)).fetchall()
+            try:
+                cur = self._c.execute(sql, tuple(params))
+                return [d[0] for d in cur.description or ()], cur.fetchall()
+            except sqlite3.Error as exc:
+                self._raise(exc)
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        return self._query(sql, params)[1]
 
     @contextmanager
-    def _write(self):
-        """One short ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+    def lock_wait(self, seconds: float):
+        """Within this block, writes wait up to ``seconds`` for another process's write lock."""
+        old, self.lock_wait_s = self.lock_wait_s, float(seconds)
+        try:
+            yield self
+        finally:
+            self.lock_wait_s = old
+
+    def _begin(self, conn: sqlite3.Connection, wait_s: float) -> None:
+        ms = max(0, int(wait_s * 1000))
+        if ms != self._busy_ms:  # SQLite's busy handler does the waiting; only its limit changes
+            conn.execute(f"PRAGMA busy_timeout = {ms}")
+            self._busy_ms = ms
+        t0 = time.monotonic()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._raise(exc, waited_s=time.monotonic() - t0)
+
+    @contextmanager
+    def _write(self, wait_s: float | None = None):
+        """One short ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
+
+        It waits up to ``wait_s`` (default :attr:`lock_wait_s`) for the write lock, then
+        raises :class:`engine.store.errors.StoreBusy`; a full disk raises ``StoreFull``
+        and nothing of the transaction is kept.
+        """
         with self._lock:
             conn = self._c
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn, self.lock_wait_s if wait_s is None else wait_s)
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # SQLite already rolled back (a full disk does)
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    self._raise(exc)
                 raise
-            conn.execute("COMMIT")
 
     def _seq(self, run_id: str) -> int:
         seq = self._seqs.get(run_id)
@@ -178,7 +272,7 @@ class StoreBase:
             if c.execute(f"UPDATE runs SET {sql} WHERE seq = ?", (*params, self._seq(run_id))).rowcount == 0:
                 raise StoreError(f"run {run_id!r} was deleted")
 
-    def _stat_id(self, name: str, create: bool = True) -> int | None:
+    def _stat_id(self, name: str, create: bool = True, wait_s: float | None = None) -> int | None:
         """The interned id of a statistic name (added if new, unless ``create`` is false)."""
         sid = self._stat_ids.get(name)
         if sid is None:
@@ -186,7 +280,7 @@ class StoreBase:
             if not rows and not create:
                 return None
             if not rows:
-                with self._write() as c:
+                with self._write(wait_s) as c:
                     c.execute("INSERT OR IGNORE INTO stat_names (name) VALUES (?)", (name,))
                 rows = self._rows("SELECT id FROM stat_names WHERE name = ?", (name,))
             sid = self._stat_ids[name] = rows[0][0]
@@ -234,7 +328,19 @@ class StoreBase:
                 (seq, sid, since_step),
             )
         )
-        return decode_rows(rows)
+        return self._decode(rows, seq, sid)
+
+    def _decode(self, rows: list[tuple], seq: int, sid: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`decode_rows`, with a damaged row said as :class:`StoreDamaged` naming the run and statistic."""
+        try:
+            return decode_rows(rows)
+        except ValueError as exc:
+            run = self._rows("SELECT id FROM runs WHERE seq = ?", (seq,))
+            stat = self._rows("SELECT name FROM stat_names WHERE id = ?", (sid,))
+            raise StoreDamaged(
+                f"run {run[0][0] if run else seq}: statistic {stat[0][0] if stat else sid!r} is damaged ({exc}); "
+                f"{doctor_hint(self.home)}"
+            ) from None
 
     def _layer_names(self, seq: int, kind: str, n: int) -> list[str]:
         """Names of layers 0..n-1 (at least the whole catalogue) of one kind; "layer<i>" where unknown."""

@@ -147,10 +147,17 @@ INSERT_EVENT = "INSERT INTO events (run, step, time, kind, payload) VALUES (?, ?
 
 
 def decode_rows(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
-    """(steps[S], values[S, L]) from ``(step, vals)`` rows of ``layer_stats``."""
+    """(steps[S], values[S, L]) from ``(step, vals)`` rows of ``layer_stats``.
+
+    Raises ValueError naming the step of a row that is not whole float64 values.
+    """
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, 0))
     steps, blobs = zip(*rows)
+    for step, blob in rows:  # a tampered or truncated row: say which, instead of numpy's words
+        if not isinstance(blob, bytes) or len(blob) % LAYER_VALUES.itemsize:
+            size = f"{len(blob)} bytes" if isinstance(blob, bytes) else f"a {type(blob).__name__}"
+            raise ValueError(f"its row at step {step} holds {size}, not whole float64 values")
     widths = {len(b) for b in blobs}
     if len(widths) == 1:  # the usual case: one frombuffer for the whole read
         values = np.frombuffer(b"".join(blobs), dtype=LAYER_VALUES).reshape(len(blobs), -1)

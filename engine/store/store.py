@@ -16,7 +16,6 @@ Schema and SQL live in :mod:`engine.store.connection`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -30,14 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.config.errors import StoreError
+from engine.config.errors import RecipeError, StoreError
 from engine.config.names import STATUSES, TERMINAL, severity_rank
 from engine.store import schema
 from engine.store.connection import StoreBase
 from engine.store.connection import as_int as _int
 from engine.store.connection import dumps as _dumps
+from engine.store.errors import StoreDamaged, StoreFull, doctor_hint, loads
 
 _RUN_ID = re.compile(r"[0-9a-f]{8}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC, newline, NUL...
 _UPDATABLE = {
     "name",
     "group_id",
@@ -78,6 +79,18 @@ def _check_status(status: str) -> None:
         raise ValueError(f"unknown run status {status!r}; allowed: {', '.join(STATUSES)}")
 
 
+def check_name(name: Any) -> str | None:
+    """A run name as stored; control characters (ESC, newline, NUL) are refused, as they would drive a terminal."""
+    if name is None:
+        return None
+    name = str(name)
+    if _CONTROL.search(name):
+        raise RecipeError(
+            f"--name: a run name cannot contain control characters such as ESC or a newline (got {name[:80]!r})"
+        )
+    return name
+
+
 class Store(StoreBase):
     """A run store rooted at ``home``: ``home/runs.db`` and ``home/runs/<run id>/``.
 
@@ -100,7 +113,7 @@ class Store(StoreBase):
         recipe = dict(recipe)
         now = time.time()
         row = (
-            name,
+            check_name(name),
             recipe.get("name"),
             _dumps(recipe),
             status,
@@ -149,16 +162,16 @@ class Store(StoreBase):
 
         "recipe" is the parsed recipe, "recipe_name" its name, "summary" a dict or None.
         """
-        with self._lock:
-            cur = self._c.execute("SELECT * FROM runs WHERE id = ?", (str(run_id),))
-            row = cur.fetchone()
-            if row is None:
-                raise StoreError(f"no run {run_id!r}")
-            run = dict(zip([d[0] for d in cur.description], row))
+        columns, rows = self._query("SELECT * FROM runs WHERE id = ?", (str(run_id),))
+        if not rows:
+            raise StoreError(f"no run {run_id!r}")
+        run = dict(zip(columns, rows[0]))
         run["recipe_name"] = run.pop("recipe")
-        run["recipe"] = json.loads(run.pop("recipe_json"))
+        run["recipe"] = loads(run.pop("recipe_json"), run_id, "recipe", self.home)
+        if not isinstance(run["recipe"], dict):
+            raise StoreDamaged(f"run {run_id}: its stored recipe is damaged (not a mapping); {doctor_hint(self.home)}")
         summary = run.pop("summary_json")
-        run["summary"] = None if summary is None else json.loads(summary)
+        run["summary"] = None if summary is None else loads(summary, run_id, "summary", self.home)
         run["stop_requested"] = bool(run["stop_requested"])
         return run
 
@@ -186,6 +199,8 @@ class Store(StoreBase):
             self._rows(sql, (*params, -1 if limit is None else int(limit), int(offset))), columns=_LIST_COLUMNS
         )
         df["stop_requested"] = df["stop_requested"].astype(bool)
+        for column in ("step", "total_steps", "pid"):  # a queued run has none: <NA>, never a float NaN
+            df[column] = df[column].astype("Int64")
         return df
 
     def count_runs(
@@ -219,6 +234,8 @@ class Store(StoreBase):
         error, started, ended, summary (a dict stored as JSON); status goes through :meth:`set_status`."""
         if "group" in fields:
             fields["group_id"] = fields.pop("group")
+        if "name" in fields:
+            fields["name"] = check_name(fields["name"])
         if "summary" in fields:
             summary = fields.pop("summary")
             fields["summary_json"] = None if summary is None else _dumps(summary)
@@ -358,12 +375,15 @@ class Store(StoreBase):
         layer_stats: Mapping | None = None,
         events: Iterable = (),
         step: int | None = None,
+        wait_s: float | None = None,
     ) -> None:
         """Write one batch in ONE transaction, and update the run's step and heartbeat.
 
         ``scalars``: (step, name, value) triples. ``layer_stats``: {stat: (steps[S], values[S, L])}, one
         row per step and layer. ``events``: (step, kind, payload dict). ``step`` defaults to the largest
         step in the batch. Rewriting an existing (step, name) or (stat, step, layer) replaces its value.
+        ``wait_s`` bounds the wait for the write lock (:class:`StoreBusy` after it; nothing is written).
+        A full disk raises :class:`StoreFull` saying the step the run is kept up to.
         """
         seq = self._seq(run_id)
         scalar_rows = [(seq, str(n), int(s), None if v is None else float(v)) for s, n, v in scalars]
@@ -379,7 +399,7 @@ class Store(StoreBase):
                 )
             if steps.size == 0:
                 continue
-            sid = self._stat_id(stat)
+            sid = self._stat_id(stat, wait_s=wait_s)
             packed = np.ascontiguousarray(values, dtype=schema.LAYER_VALUES).tobytes()
             width = len(packed) // steps.size
             stat_rows += [(seq, sid, s, packed[i * width : (i + 1) * width]) for i, s in enumerate(steps.tolist())]
@@ -387,17 +407,25 @@ class Store(StoreBase):
         now = time.time()
         event_rows = [(seq, _int(s), now, str(k), _dumps(p if p is not None else {})) for s, k, p in events]
         step = last if step is None else int(step)
-        with self._write() as c:
-            if (
-                c.execute(
-                    "UPDATE runs SET heartbeat = ?, step = COALESCE(?, step) WHERE seq = ?", (now, step, seq)
-                ).rowcount
-                == 0
-            ):
-                raise StoreError(f"run {run_id!r} was deleted")
-            c.executemany(schema.UPSERT_SCALAR, scalar_rows)
-            c.executemany(schema.UPSERT_LAYER_STAT, stat_rows)
-            c.executemany(schema.INSERT_EVENT, event_rows)
+        try:
+            with self._write(wait_s) as c:
+                if (
+                    c.execute(
+                        "UPDATE runs SET heartbeat = ?, step = COALESCE(?, step) WHERE seq = ?", (now, step, seq)
+                    ).rowcount
+                    == 0
+                ):
+                    raise StoreError(f"run {run_id!r} was deleted")
+                c.executemany(schema.UPSERT_SCALAR, scalar_rows)
+                c.executemany(schema.UPSERT_LAYER_STAT, stat_rows)
+                c.executemany(schema.INSERT_EVENT, event_rows)
+        except StoreFull:
+            kept = self._rows("SELECT step FROM runs WHERE seq = ?", (seq,))
+            raise StoreFull(
+                f"the disk holding the run store {self.path} is full: run {run_id} is kept up to step "
+                f"{kept[0][0] if kept and kept[0][0] is not None else 0} (its last complete write); free some "
+                f"space, then `gradclinic resume {run_id}` continues it from its last checkpoint"
+            ) from None
 
     def scalars(self, run_id: str, since_step: int = -1, names: Iterable[str] | None = None) -> pd.DataFrame:
         """DataFrame[step, name, value] of the steps > ``since_step`` (optionally only ``names``), by step."""
@@ -413,9 +441,18 @@ class Store(StoreBase):
             {
                 "step": np.array(steps, dtype=np.int64),
                 "name": pd.Series(names_, dtype=object),
-                "value": np.array(values, dtype=np.float64),
+                "value": self._floats(values, run_id),
             }
         )
+
+    def _floats(self, values: Iterable, run_id: str) -> np.ndarray:
+        """Stored scalar values as float64; a tampered (non-numeric) value raises :class:`StoreDamaged`."""
+        try:
+            return np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise StoreDamaged(
+                f"run {run_id}: its stored scalars are damaged (a value is not a number); {doctor_hint(self.home)}"
+            ) from None
 
     def scalars_wide(self, run_id: str, since_step: int = -1) -> pd.DataFrame:
         """The scalars past ``since_step`` as a table indexed by step, one column per name (NaN where absent).
@@ -434,7 +471,7 @@ class Store(StoreBase):
                 (seq, name, since_step),
             )
             step, value = zip(*rows)
-            columns[name] = pd.Series(np.array(value, dtype=np.float64), index=np.array(step, dtype=np.int64))
+            columns[name] = pd.Series(self._floats(value, run_id), index=np.array(step, dtype=np.int64))
         if not columns:
             return pd.DataFrame(index=pd.Index([], dtype=np.int64, name="step"))
         df = pd.concat(columns, axis=1, sort=True)
@@ -487,7 +524,7 @@ class Store(StoreBase):
         rows = None
         if bins is not None and sid is not None:
             rows = self._sampled_rows(seq, sid, since_step, bins)
-        steps, values = schema.decode_rows(rows) if rows is not None else self._stat_rows(seq, sid, since_step)
+        steps, values = self._decode(rows, seq, sid) if rows is not None else self._stat_rows(seq, sid, since_step)
         names = self._layer_names(seq, self.stat_scope(stat), values.shape[1])
         if values.shape[1] < len(names):  # the catalogue knows layers no row has reached
             values = np.hstack([values, np.full((values.shape[0], len(names) - values.shape[1]), np.nan)])
@@ -558,7 +595,7 @@ class Store(StoreBase):
         out = [dict(zip((*_FINDING_KEYS, "created"), r)) for r in rows]
         for f in out:
             for key in ("layers", "evidence", "remedies"):
-                f[key] = json.loads(f[key])
+                f[key] = loads(f[key], run_id, f"finding {f['code']!r} ({key})", self.home)
         return sorted(
             out, key=lambda f: (severity_rank(f["severity"]), f["first_step"] is None, f["first_step"] or 0, f["code"])
         )
@@ -585,7 +622,7 @@ class Store(StoreBase):
         if not rows:
             return None
         step, when, kind, payload = rows[0]
-        return {"step": step, "time": when, "kind": kind, "payload": json.loads(payload)}
+        return {"step": step, "time": when, "kind": kind, "payload": loads(payload, run_id, f"{kind} event", self.home)}
 
     def events(self, run_id: str, kind: str | None = None) -> pd.DataFrame:
         """DataFrame[step, time, kind, payload] in the order written; ``payload`` holds dicts."""
@@ -595,5 +632,5 @@ class Store(StoreBase):
             sql, params = sql + " AND kind = ?", params + [kind]
         df = pd.DataFrame(self._rows(sql + " ORDER BY id", params), columns=["step", "time", "kind", "payload"])
         df["step"] = df["step"].astype("Int64")
-        df["payload"] = df["payload"].map(json.loads)
+        df["payload"] = [loads(p, run_id, f"{k} event", self.home) for p, k in zip(df["payload"], df["kind"])]
         return df

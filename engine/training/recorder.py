@@ -5,10 +5,17 @@ to a list; every ``flush_seconds`` (and at each evaluation, which is a sync
 point anyway) it copies everything to the host in one go and writes it in
 one store transaction. That is also when it checks for NaN/Inf, beats the
 heartbeat, re-plans the probe schedule and polls the stop flag.
+
+While another process holds the store's write lock, a flush waits only
+:data:`FLUSH_WAIT_S` and keeps its batch; training goes on and the kept
+batches are written, oldest first, at the next flush the lock allows. The
+last flush of a run waits as long as the store lets it (the session raises
+that wait), so nothing recorded is lost to a transient lock.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.store.errors import StoreBusy
 from engine.training.events import Callback
 from engine.training.probing.manager import ProbeManager
 
@@ -24,6 +32,10 @@ if TYPE_CHECKING:
     from engine.datasets.base import Dataset
     from engine.store import Store
     from engine.training.trainer import TrainState
+
+log = logging.getLogger("gradclinic.recorder")
+FLUSH_WAIT_S = 1.0  # a flush mid-run waits this long for the write lock, then keeps its batch
+MAX_KEPT = 10_000  # batches kept while the store is locked; past this a flush waits for the lock
 
 
 class Recorder(Callback):
@@ -54,6 +66,8 @@ class Recorder(Callback):
         self._last_lr: float | None = None
         self.last_loss = math.nan
         self.first_nonfinite_step: int | None = None
+        self._kept: list[dict[str, Any]] = []  # batches not yet in the store (it was locked)
+        self._busy_since: float | None = None
 
     def before_fit(self, s: TrainState) -> None:
         self._last_flush_step = s.step  # a resumed run starts past 0
@@ -89,10 +103,10 @@ class Recorder(Callback):
         self.flush(s, evaluated=True)
 
     def after_fit(self, s: TrainState) -> None:
-        self.flush(s)
+        self.flush(s, final=True)
 
-    def flush(self, s: TrainState, evaluated: bool = False) -> None:
-        """Copy buffered values to the host and write them in one transaction."""
+    def flush(self, s: TrainState, evaluated: bool = False, final: bool = False) -> None:
+        """Copy buffered values to the host and write them in one transaction (kept for later while locked)."""
         now = time.perf_counter()
         scalars = self._pending_scalars
         if self._losses:
@@ -129,24 +143,55 @@ class Recorder(Callback):
         self.probes.replan(s.step)
         if self.probes.take_changed():
             self._events.append((last_step, "schedule", self.probes.schedule()))
-        self.store.flush(
-            self.run_id,
-            scalars=scalars,
-            layer_stats=self.probes.drain(),
-            events=self._events,
-            step=max(last_step, 0),
+        self._kept.append(
+            {"scalars": scalars, "layer_stats": self.probes.drain(), "events": self._events, "step": max(last_step, 0)}
         )
         self._steps, self._losses, self._lrs, self._pending_scalars, self._events = [], [], [], [], []
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
-        if self.store.stop_requested(self.run_id):
+        written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
+        if self.store.stop_requested(self.run_id):  # a read: it answers while the store is locked
             s.request_stop("stopped", step=s.step, what="stop requested")
         # Diagnosis re-reads the run, so a fast run does it at most every few seconds;
         # the session diagnoses once more at the end.
-        if evaluated and self.diagnose is not None and time.perf_counter() - self._last_diagnose >= 2.0:
+        if written and evaluated and self.diagnose is not None and time.perf_counter() - self._last_diagnose >= 2.0:
             self._last_diagnose = time.perf_counter()
-            self.diagnose(self.store, self.run_id)
+            try:
+                with self.store.lock_wait(FLUSH_WAIT_S):
+                    self.diagnose(self.store, self.run_id)
+            except StoreBusy:
+                pass  # a later evaluation (or the end of the run) diagnoses again
         if self.on_flush is not None:
             self.on_flush({"step": s.step, "loss": self.last_loss, "metrics": s.metrics})
+
+    def _write_kept(self, wait: bool) -> bool:
+        """Write the kept batches, oldest first; False while another process holds the lock.
+
+        With ``wait`` (the run's last flush), the store's own lock wait applies and a lock
+        held past it raises :class:`StoreBusy`; otherwise a short wait, and the rest is kept.
+        """
+        while self._kept:
+            try:
+                # while locked, only a glance at the lock each flush: training goes on meanwhile
+                short = FLUSH_WAIT_S if self._busy_since is None else 0.05
+                self.store.flush(self.run_id, **self._kept[0], wait_s=None if wait else short)
+            except StoreBusy:
+                if wait:
+                    raise
+                if self._busy_since is None:
+                    self._busy_since = time.monotonic()
+                    log.warning(
+                        "run %s: the store is locked by another process; keeping its rows until it is free", self.run_id
+                    )
+                return False
+            self._kept.pop(0)
+        if self._busy_since is not None:
+            log.info(
+                "run %s: the store is free again after %.0fs; every kept row is written",
+                self.run_id,
+                time.monotonic() - self._busy_since,
+            )
+            self._busy_since = None
+        return True
 
 
 def _data_info(data: Dataset) -> dict[str, Any]:

@@ -4,6 +4,12 @@ Both ``gradclinic run`` (foreground) and the background worker go through
 here. Everything that can fail because of the user's input (recipe, data,
 an impossible model) fails in :func:`prepare`, before a run row exists, so a
 refusal leaves the store untouched.
+
+While it trains, a run's writes wait up to :data:`TRAINING_LOCK_WAIT_S` for
+another process's write lock (its recorder keeps rows meanwhile), so a
+transient lock costs no rows. A store problem (a full disk, a damaged file, a
+refused checkpoint) ends the run ``failed`` with that one-line message, when
+the store can still take it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 import torch
 
-from engine.config.errors import RecipeError
+from engine.config.errors import RecipeError, StoreError
 from engine.config.metrics import headline
 from engine.config.recipe import Recipe
 from engine.datasets import prepare as prepare_data
@@ -31,6 +37,9 @@ from engine.training.events import Callback
 from engine.training.probing.manager import ProbeManager
 from engine.training.recorder import Recorder
 from engine.training.trainer import Trainer, TrainState
+
+TRAINING_LOCK_WAIT_S = 300.0  # a training process outlives another's lock this long; a reader does not wait
+FAILURE_WAIT_S = 10.0  # recording a failure waits this long: the store may be what failed
 
 
 @dataclass
@@ -86,6 +95,21 @@ def train(
     With ``resume``, the run continues from its last checkpoint and its
     metrics continue in the same run.
     """
+    with store.lock_wait(max(store.lock_wait_s, TRAINING_LOCK_WAIT_S)):
+        return _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume)
+
+
+def _fail(store, run_id: str, exc: Exception) -> None:
+    """Record the run as failed: a store problem by its one-line message, anything else with its traceback."""
+    error = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+    try:
+        with store.lock_wait(FAILURE_WAIT_S):
+            store.set_status(run_id, "failed", error=error)
+    except StoreError:  # the store cannot take it (full, locked, damaged): a reader sees the run crashed
+        pass
+
+
+def _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume) -> dict[str, Any]:
     recipe, device = prepared.recipe, prepared.device
     probes = ProbeManager.for_recipe(prepared.model, recipe)
     recorder = Recorder(store, run_id, probes, on_flush=on_flush, diagnose=diagnose_into_store)
@@ -106,11 +130,20 @@ def train(
         status = trainer.fit()
         checkpoint.save_final(folder, trainer)
     except Exception as exc:
-        store.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        _fail(store, run_id, exc)
         raise
     finally:
         probes.close()
-    state = trainer.state
+    try:
+        return _finish(store, run_id, prepared, trainer, recorder, status, t0)
+    except StoreError as exc:  # the rules and the summary write too: a full disk can stop them
+        _fail(store, run_id, exc)
+        raise
+
+
+def _finish(store, run_id: str, prepared: Prepared, trainer: Trainer, recorder: Recorder, status: str, t0: float):
+    """Diagnose the trained run, store its summary and its final status; returns the summary."""
+    recipe, state = prepared.recipe, trainer.state
     if status == "early_stopped":  # before the rules: overfitting that early stopping caught is not a warning
         store.add_event(run_id, state.stop_detail.get("step", state.step), "early_stopped", state.stop_detail)
     findings = _run_rules(store, run_id)
@@ -122,7 +155,7 @@ def train(
         "status": status,
         "steps": state.step,
         "seconds": round(time.perf_counter() - t0, 3),
-        "device": str(device),
+        "device": str(prepared.device),
         "final": _final(recorder.last_loss, state.metrics, prepared.data.task),
         "best": {"val_loss": _finite(state.best_val_loss), "step": state.best_step},
         "findings": findings,
