@@ -38,6 +38,10 @@ def cmd_run(args) -> int:
     from engine.config.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set)
+    from engine.control import budget
+
+    # Refused (exit 2) before torch loads or a run row exists when it cannot fit in memory.
+    sys.stderr.write(f"gradclinic: this run needs {budget.check_fits(recipe).summary()}\n")
     from engine.training import session  # torch is imported only once the recipe is valid
 
     prepared = session.prepare(recipe)

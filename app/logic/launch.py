@@ -23,6 +23,7 @@ from app.logic import toggles
 from engine import datasets
 from engine.config.errors import RecipeError
 from engine.config.recipe import Recipe, list_recipe_names, load_recipe
+from engine.control import budget
 from engine.datasets import csv as csv_data
 from engine.store import default_home
 
@@ -93,6 +94,7 @@ def resolve(
     try:
         recipe = base.with_overrides({**toggle_sets, **advanced_sets(advanced_text, strict=True)})
         check_data_path(recipe, base, uploads)
+        budget.check_fits(recipe)  # too big for this machine: said before Launch can be pressed
     except RecipeError as exc:
         return None, str(exc)
     return recipe, None

@@ -96,6 +96,10 @@ def launch_group(
         for i in range(seeds):
             r = recipe.with_overrides({**sets, "seed": recipe.seed + i}) if i else recipe.with_overrides(sets)
             planned.append((labels.seed_name(label, i, seeds), r))
+    from engine.control import budget
+
+    for name, r in planned:  # nothing is queued unless every run fits in memory
+        budget.check_fits(r, label=name)
     for name, r in planned:
         store.create_run(r.to_dict(), name=name, group=group, total_steps=r.train.steps)
     queue.schedule(store, max_running)

@@ -25,6 +25,9 @@ def launch(
 ) -> str:
     """Record ``recipe`` as a queued run and start it when a slot is free; returns the run id."""
     max_running = max_running or queue.default_concurrency()  # a bad $GRADCLINIC_MAX_RUNS queues nothing
+    from engine.control import budget
+
+    budget.check_fits(recipe)  # a run that cannot fit in memory is refused before it has a row
     run_id = store.create_run(recipe.to_dict(), name=name, group=group, total_steps=recipe.train.steps)
     queue.schedule(store, max_running)
     return run_id

@@ -66,6 +66,10 @@ def resolve_device(name: str) -> torch.device:
 def prepare(recipe: Recipe) -> Prepared:
     """Load data and build the model, seeded. Raises RecipeError/DataError for bad input."""
     device = resolve_device(recipe.train.device)
+    if device.type == "cuda":  # the launch could only hold it against RAM; now the GPU's free memory is known
+        from engine.control import budget
+
+        budget.check_fits(recipe, available=torch.cuda.mem_get_info(device)[0], where=f"{device} memory")
     if device.type == "cpu":
         # Vanishing gradients produce subnormal floats, which make CPU math
         # several times slower; flushing them to zero changes no result we show.
