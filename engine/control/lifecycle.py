@@ -29,7 +29,8 @@ def launch(
 
     budget.check_fits(recipe)  # a run that cannot fit in memory is refused before it has a row
     run_id = store.create_run(recipe.to_dict(), name=name, group=group, total_steps=recipe.train.steps)
-    queue.schedule(store, max_running)
+    # The run is recorded: a store locked past the usual wait leaves it queued for the next scheduler.
+    queue.schedule(store, max_running, wait_s=store.lock_wait_s)
     return run_id
 
 
@@ -71,7 +72,7 @@ def resume(store: Store, run_id: str, max_running: int | None = None) -> str:
         raise ValueError(f"run {run_id} has no checkpoint to resume from")
     store.update_run(run_id, error=None)
     store.set_status(run_id, "queued")
-    queue.schedule(store, max_running)
+    queue.schedule(store, max_running, wait_s=store.lock_wait_s)
     return run_id
 
 

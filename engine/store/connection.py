@@ -22,13 +22,17 @@ import numpy as np
 
 from engine.config.errors import StoreError
 from engine.store import migrations
-from engine.store.errors import StoreDamaged, doctor_hint, is_locked, translate
+from engine.store.errors import StoreDamaged, StoreFull, doctor_hint, is_locked, translate
 from engine.store.schema import PRAGMAS, SCHEMA, SCHEMA_VERSION, decode_rows
 
 #: How long a write waits for another process's write lock before giving up with
 #: :class:`engine.store.errors.StoreBusy`. Training raises it (``Store.lock_wait``)
 #: so a run outlives a transient lock; a listing does not write at all.
 LOCK_WAIT_S = 10.0
+#: A file this big is kept beside every writable store and deleted when the disk fills,
+#: so that a run stopped by a full disk can still record that it failed, and why.
+RESERVE_BYTES = 256 * 1024
+RESERVE = ".space-reserve"
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -144,6 +148,20 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def keep_reserve(home: Path) -> None:
+    """Set :data:`RESERVE_BYTES` aside in ``home`` unless it is already (or there is no room for it)."""
+    path = home / RESERVE
+    if path.exists():
+        return
+    tmp = home / f"{RESERVE}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(b"\0" * RESERVE_BYTES)  # written, not sparse: the blocks are really taken
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # no room (or read-only): the store works without it
+
+
 def default_home() -> Path:
     """``$GRADCLINIC_HOME`` if set, else ``./.gradclinic``."""
     return Path(os.environ.get("GRADCLINIC_HOME") or ".gradclinic")
@@ -184,6 +202,8 @@ class StoreBase:
             except OSError as exc:
                 raise StoreError(f"cannot create the run store folder {self.home}: {exc}") from None
         self._conn: sqlite3.Connection | None = connect_readonly(self.path) if readonly else connect(self.path)
+        if not readonly:
+            keep_reserve(self.home)
         self._lock = threading.RLock()
         self.lock_wait_s = LOCK_WAIT_S
         self._busy_ms = 10_000  # the busy_timeout PRAGMAS set
@@ -255,6 +275,9 @@ class StoreBase:
                 except sqlite3.Error:  # SQLite already rolled back (a full disk does)
                     pass
                 if isinstance(exc, sqlite3.Error):
+                    if isinstance(translate(exc, self.path), StoreFull):
+                        # room for what comes next: the run's failed status and its one-line reason
+                        (self.home / RESERVE).unlink(missing_ok=True)
                     self._raise(exc)
                 raise
 

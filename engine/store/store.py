@@ -421,10 +421,15 @@ class Store(StoreBase):
                 c.executemany(schema.INSERT_EVENT, event_rows)
         except StoreFull:
             kept = self._rows("SELECT step FROM runs WHERE seq = ?", (seq,))
+            then = (
+                f"`gradclinic resume {run_id}` continues it from its last checkpoint"
+                if (self.home / "runs" / run_id / "state.pt").is_file()
+                else "run it again (it had no checkpoint yet)"
+            )
             raise StoreFull(
                 f"the disk holding the run store {self.path} is full: run {run_id} is kept up to step "
                 f"{kept[0][0] if kept and kept[0][0] is not None else 0} (its last complete write); free some "
-                f"space, then `gradclinic resume {run_id}` continues it from its last checkpoint"
+                f"space, then {then}"
             ) from None
 
     def scalars(self, run_id: str, since_step: int = -1, names: Iterable[str] | None = None) -> pd.DataFrame:

@@ -57,12 +57,15 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def one_clear_line(err: str, *words: str) -> bool:
-    """True when ``err`` is one ``gradclinic:`` line, without a traceback, holding every word."""
+    """True when ``err`` ends in one ``gradclinic:`` line holding every word, with no traceback.
+
+    (``run`` may say its up-front estimate on a ``gradclinic:`` line before it.)
+    """
     lines = err.strip().splitlines()
     return (
-        len(lines) == 1
-        and lines[0].startswith("gradclinic:")
+        bool(lines)
+        and all(line.startswith("gradclinic:") for line in lines)
         and "Traceback" not in err
-        and len(err) < 2048
-        and all(w in err for w in words)
+        and len(lines[-1]) < 2048
+        and all(w in lines[-1] for w in words)
     )
