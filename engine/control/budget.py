@@ -185,7 +185,7 @@ def _estimate(recipe: Recipe, probe: _Probe, available: int, where: str) -> Esti
         "weights": p,
         "copies": WEIGHT_COPIES * p,
         "gradients": p,
-        "optimizer": OPTIMIZER_STATE.get(t.optimizer, 2) * p,
+        "optimizer": OPTIMIZER_STATE.get(t.optimizer, 2) * p,  # an unlisted one counts like Adam
         "activations": int(batch * size.acts * FLOAT_BYTES * ACTIVATION_SLACK),
         "evaluation": size.eval_floats * FLOAT_BYTES,
         "data": probe.n_total * probe.values * DATA_BYTES_PER_VALUE,
@@ -235,10 +235,7 @@ def _dominant(recipe: Recipe, found: Estimate) -> tuple[str, str]:
         return "train.batch_size", "even one sample is too large; lower model.width or model.depth"
     best, saved = "model.width", -1
     for key, trial in _halved(recipe):
-        try:
-            probe = _data(trial.data.name, _params_key(trial.data.params))
-        except RecipeError:  # a halved data param the dataset refuses is no advice
-            continue
+        probe = _data(trial.data.name, _params_key(trial.data.params))
         gain = found.total - _estimate(trial, probe, found.available, found.where).total
         if gain > saved:
             best, saved = key, gain
@@ -255,7 +252,12 @@ def _halved(recipe: Recipe) -> list[tuple[str, Recipe]]:
     for knob in DATA_KNOBS:
         value = recipe.data.params.get(knob)
         if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-            data = recipe.data.model_copy(update={"params": {**recipe.data.params, knob: value // 2}})
+            params = {**recipe.data.params, knob: value // 2}
+            try:
+                datasets.check_params(recipe.data.name, params)
+            except RecipeError:  # below what the dataset takes: no advice
+                continue
+            data = recipe.data.model_copy(update={"params": params})
             out.append((f"data.params.{knob}", recipe.model_copy(update={"data": data})))
     return out
 

@@ -269,3 +269,16 @@ def test_the_worker_holds_the_run_against_the_gpus_free_memory():
     with pytest.raises(RecipeError, match=r"^model\.width: this run needs about .* of cuda memory is free"):
         session.prepare(huge)
     assert session.prepare(load_recipe("healthy-mlp", {"train.device": "cuda"})).device.type == "cuda"
+
+
+def test_the_worker_asks_torch_for_the_gpus_free_memory(monkeypatch):
+    """Without a GPU here: the training side's check reads torch.cuda.mem_get_info when the device is cuda."""
+    import torch
+
+    from engine.training import session
+
+    monkeypatch.setattr(session, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (20 * GB, 140 * GB))
+    huge = load_recipe("healthy-mlp", {"model.depth": 200, "model.width": 4096})
+    with pytest.raises(RecipeError, match=r"^model\.width: .* but 20 GB of cuda memory is free"):
+        session.prepare(huge)
