@@ -124,14 +124,17 @@ def cmd_check(args) -> int:
     """Validate a recipe and its data the way a run would, and train nothing: a dry run."""
     from engine import datasets
     from engine.config.recipe import load_recipe
+    from engine.control import budget
 
     recipe = load_recipe(args.recipe, args.set)
     data = datasets.prepare(recipe.data, recipe.seed)
-    info = {
+    fits = budget.check_fits(recipe)  # refused (exit 2) exactly as `run` would refuse it
+    info: dict[str, Any] = {
         "name": recipe.name,
         "summary": recipe.summary,
         "data": {"name": recipe.data.name, "train": len(data.y_train), "val": len(data.y_val)},
         "variants": [v.label for v in recipe.compare],
+        "needs": fits.summary(),
         "recipe": recipe.to_dict(),
     }
     if args.json:
@@ -142,6 +145,7 @@ def cmd_check(args) -> int:
             f"{recipe.data.name} ({info['data']['train']} train / {info['data']['val']} val rows), "
             f"{recipe.train.steps} steps" + (f", {len(recipe.compare)} variants" if recipe.compare else "")
         )
+        print(f"needs {info['needs']}")
     return EXIT_OK
 
 

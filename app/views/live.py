@@ -209,13 +209,14 @@ def findings_panel() -> None:
 
 def apply(remedy: dict) -> None:
     """Launch the run's recipe with the remedy's overrides, and open both runs in Compare."""
+    base_name = feed.run.get("name") or feed.run.get("recipe_name") or run_id
     try:
         recipe = Recipe.from_dict(feed.run["recipe"]).with_overrides(remedy.get("set", {}))
+        # launch refuses too: a remedy that makes the model too big for memory, say
+        new_id = lifecycle.launch(store, recipe, name=f"{base_name} + {remedy.get('name', 'remedy')}"[:80])
     except RecipeError as exc:
         st.error(f"This remedy cannot be applied: {exc}")
         return
-    base_name = feed.run.get("name") or feed.run.get("recipe_name") or run_id
-    new_id = lifecycle.launch(store, recipe, name=f"{base_name} + {remedy.get('name', 'remedy')}"[:80])
     ui.go(ui.COMPARE, runs=[run_id, new_id])
 
 
