@@ -65,6 +65,7 @@ def enforce_stop(store: Store, run_id: str, grace: float = STOP_GRACE_S) -> str:
 
 def resume(store: Store, run_id: str, max_running: int | None = None) -> str:
     """Queue a stopped or crashed run again; its worker continues from the last checkpoint."""
+    queue.reap(store)  # a run a status read already showed crashed may not be recorded so yet
     run = store.get_run(run_id)
     if run["status"] not in ("stopped", "crashed", "failed"):
         raise ValueError(f"run {run_id} is {run['status']}: only stopped, crashed or failed runs can resume")

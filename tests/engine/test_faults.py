@@ -24,7 +24,7 @@ from fault_helpers import HOOKS, ROOT, cli, lock_held, one_clear_line, wait_for
 
 from engine.config.recipe import load_recipe
 from engine.control import lifecycle, queue
-from engine.store import Store
+from engine.store import Store, StoreBusy
 from engine.store import doctor as store_doctor
 
 pytestmark = pytest.mark.slow  # about three minutes in all: worker processes start, die and resume
@@ -96,6 +96,9 @@ def test_kill_9_loses_nothing_flushed_and_the_run_resumes(store, tmp_path, where
     if pause:
         wait_for(lambda: (faults / "paused").is_file(), timeout=120)
         assert json.loads((faults / "paused").read_text())["where"] == pause
+        if pause.startswith("flush"):  # it stands inside the write transaction: the lock is its
+            with pytest.raises(StoreBusy), store.lock_wait(0):
+                store.add_event(run_id, None, "probe", {})
     else:
         wait_for(lambda: store.get_run(run_id)["step"], timeout=120)
         time.sleep(after_s)
@@ -160,17 +163,31 @@ def test_a_lock_held_30s_by_another_process(store, tmp_path, capsys):
         store, load_recipe(None, ["model.depth=2", "model.width=16", f"train.steps={steps}", "train.eval_every=100"])
     )
     wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 100, timeout=120)
+    writers = (["launch", "healthy-mlp"], ["run", "healthy-mlp", "--set", "train.steps=5"])
     with lock_held(tmp_path / "runs.db", 30) as holder:
+        procs = [  # each waits the usual 10 s for the lock, then says so
+            subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "--home", str(tmp_path), *w],
+                cwd=ROOT,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for w in writers
+        ]
         code, out, err = cli(capsys, "--home", str(tmp_path), "ls")
         assert code == 0 and run_id in out and "running" in out, err
         code, out, err = cli(capsys, "--home", str(tmp_path), "show", run_id, "--json")
         assert code == 0 and json.loads(out)["status"] == "running", err
-        code, out, err = cli(capsys, "--home", str(tmp_path), "launch", "healthy-mlp")  # waits 10 s, then says so
-        assert code == 1 and one_clear_line(err, "is busy", "held its write lock for 10 s"), err
+        for proc, w in zip(procs, writers):
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 1 and one_clear_line(err, "is busy", "held its write lock for 10 s"), (w, err)
+        assert holder.poll() is None  # (the lock was still held when both gave up)
         holder.wait()
     done = wait_for(lambda: (r := store.get_run(run_id))["status"] not in ("queued", "running") and r, timeout=240)
     assert done["status"] == "completed" and done["error"] is None, done["error"]
     assert sorted(losses(store, run_id)) == list(range(1, steps + 1))
+    assert len(store.list_runs()) == 1  # the refused writers stored nothing
     log = (tmp_path / "runs" / run_id / "worker.log").read_text()
     assert "keeping its rows" in log and "Traceback" not in log
 

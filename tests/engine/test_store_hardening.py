@@ -165,6 +165,20 @@ def test_show_says_crashed_for_a_dead_worker_even_while_the_store_is_locked(tmp_
         assert store.get_run(run_id)["status"] == "crashed"  # the lock gone, the read recorded it
 
 
+def test_resume_right_after_a_read_showed_crashed(tmp_path):
+    """Item 14: a run a status read reported crashed (not yet recorded) can be resumed at once."""
+    with Store(tmp_path) as store:
+        run_id = store.create_run(load_recipe().to_dict(), status="running")
+        store.update_run(run_id, pid=dead_pid())
+        (store.runs_dir(run_id) / "state.pt").touch()
+        slot = store.create_run(load_recipe().to_dict(), status="running")
+        store.update_run(slot, pid=os.getpid())  # holds the only slot: nothing is spawned
+        assert queue.observed(store.get_run(run_id))["status"] == "crashed"
+        assert store.get_run(run_id)["status"] == "running"
+        lifecycle.resume(store, run_id, max_running=1)
+        assert store.get_run(run_id)["status"] == "queued"
+
+
 # -- 15: control characters in names ---------------------------------------------
 
 
