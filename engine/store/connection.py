@@ -4,6 +4,11 @@ Torch-free. :func:`connect` sets the PRAGMAs, creates the tables of a new file,
 converts an older one (:mod:`engine.store.migrations`) and refuses a file it
 does not understand. :class:`StoreBase` holds the lock, the short write
 transactions and the id caches :class:`engine.store.Store` uses.
+
+A write waits :data:`LOCK_WAIT_S` for another process's lock, then raises
+``StoreBusy`` (:mod:`engine.store.errors`); reads never wait (WAL). A
+:data:`RESERVE_BYTES` file beside the store is deleted when the disk fills,
+so the write that records why a run stopped still has room.
 """
 
 from __future__ import annotations
