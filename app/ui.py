@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from app.logic import common
-from engine.control import queue
+from engine.control import lifecycle, queue
 from engine.store import Store, default_home
 
 LAUNCH, LIVE, COMPARE, RUNS = "views/launch.py", "views/live.py", "views/compare.py", "views/runs.py"
@@ -47,8 +47,12 @@ def worker_log(run_id: str) -> str:
 
 
 def tick_queue() -> None:
-    """Mark dead workers crashed and start queued runs: there is no daemon, readers do it."""
-    queue.schedule(store())
+    """Mark dead workers crashed and start queued runs: there is no daemon, readers do it.
+
+    A page is a reader: it writes only if the store's lock is free at once, so another process
+    holding the lock never stalls or breaks a page refresh.
+    """
+    queue.schedule(store(), wait_s=lifecycle.READ_WAIT_S)
 
 
 def presentation() -> bool:
