@@ -30,7 +30,7 @@ from engine.config import limits
 MAX_MESSAGE = 2048
 MAX_PEAK_BYTES = 128 * 2**20
 FUZZ = settings(
-    max_examples=60,
+    max_examples=150,
     deadline=8000,  # ms per example: the time bound (an example takes ~0.1 s once warm)
     derandomize=True,  # the same examples on every CI run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],

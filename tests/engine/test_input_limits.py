@@ -179,3 +179,35 @@ def test_check_validates_without_training(capsys, home):
     code = cli.main(["check", "healthy-mlp", "--json"])
     assert code == 0 and '"name": "healthy-mlp"' in capsys.readouterr().out
     assert Store(home).count_runs() == 0
+
+
+# --- 1, 5 in the dashboard: the same attacks through a link ---------------------------
+
+
+@pytest.mark.parametrize(
+    "item, expected",
+    [(f"title={BOMB}", "aliases are expanded"), ("title=" + "[" * 500, "nested deeper than 32 levels")],
+)
+def test_a_hostile_link_gets_one_warning_and_the_page_still_works(home, item, expected):
+    """The ~220-byte bomb link (the server grew to 4 GB) or 500 ``[``: one warning, the page renders, no traceback."""
+    import tracemalloc
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import MAIN
+
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["recipe"] = "healthy-mlp"
+    at.query_params["set"] = [item]
+    tracemalloc.start()
+    try:
+        at.run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not at.exception, at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(expected in w for w in warnings), warnings
+    assert all(len(w) < 2048 for w in warnings)
+    assert peak < 256 * 2**20, f"peak {peak / 2**20:.0f} MB"
+    assert any("Launch" in b.label for b in at.button)  # the setup falls back to the recipe's own
