@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.logic import common
+from app.logic import common, toggles
 from engine.control import lifecycle, queue
 from engine.store import Store, default_home
 
@@ -134,5 +134,5 @@ SEVERITY_BOX = {"critical": st.error, "warning": st.warning, "info": st.info}
 
 def remedy_label(remedy: dict) -> str:
     """``he_relu (model.init=he_normal, model.activation=relu)``: what Apply will change."""
-    sets = ", ".join(f"{k}={v}" for k, v in remedy.get("set", {}).items())
+    sets = ", ".join(f"{k}={toggles.format_choice(v)}" for k, v in remedy.get("set", {}).items())
     return f"{remedy.get('name') or 'remedy'} ({sets})"

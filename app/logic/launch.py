@@ -163,29 +163,107 @@ def variant_options(base: Recipe, toggle_sets: dict[str, Any]) -> dict[str, dict
     return options
 
 
+def setup_sets(toggle_sets: dict[str, Any], advanced_text: str) -> dict[str, Any]:
+    """Every change the page makes to the recipe: the toggles, then the Advanced lines (which win)."""
+    return {**toggle_sets, **advanced_sets(advanced_text)}
+
+
+def describe_value(key: str, value: Any) -> str:
+    """A setting as a label: an uploaded CSV by the name it was uploaded as, not its stored path."""
+    if key == "data.params" and isinstance(value, dict) and "path" in value:
+        rest = {k: v for k, v in value.items() if k != "path"}
+        shown = upload_display_name(value["path"])
+        return shown + (f", {toggles.format_choice(rest)}" if rest else "")
+    return toggles.format_choice(value)
+
+
 def describe_changes(sets: dict[str, Any]) -> str:
-    return ", ".join(f"`{k}={toggles.format_choice(v)}`" for k, v in sets.items())
+    """The caption's list of changes from the recipe, toggles and Advanced lines alike."""
+    return ", ".join(f"`{k}={describe_value(k, v)}`" for k, v in sets.items())
 
 
 def run_name(base: Recipe, sets: dict[str, Any]) -> str:
-    """A run's display name: the recipe, or the recipe plus what the user changed."""
-    if not sets:
-        return base.name
-    return f"{base.name}: " + ", ".join(f"{k.split('.')[-1]}={toggles.format_choice(v)}" for k, v in sets.items())[:70]
+    """A run's display name: the recipe (or uploaded file), plus everything the user changed.
+
+    ``sets`` holds the toggles and the Advanced lines, so two runs that differ
+    only in an Advanced key still get different names.
+    """
+    upload = csv_upload(sets)
+    label = upload[0] if upload and base.name == CUSTOM else base.name
+    shown = {k: v for k, v in sets.items() if not (upload and label == upload[0] and k in _CSV_KEYS)}
+    if not shown:
+        return label
+    return f"{label}: " + ", ".join(f"{k.split('.')[-1]}={describe_value(k, v)}" for k, v in shown.items())[:70]
+
+
+_CSV_KEYS = ("data.name", "data.params")
+_HASHED = re.compile(r"^[0-9a-f]{10}-")  # save_upload's content-hash prefix
+
+
+def upload_display_name(path: str | Path) -> str:
+    """The file name an upload was given, without the content-hash prefix :func:`save_upload` adds."""
+    return _HASHED.sub("", Path(str(path)).name)
+
+
+def csv_upload(sets: dict[str, Any]) -> tuple[str, str] | None:
+    """(the uploaded file's name, its target column) when ``sets`` train on a CSV file, else None."""
+    params = sets.get("data.params")
+    if sets.get("data.name") != "csv" or not isinstance(params, dict) or not params.get("path"):
+        return None
+    return upload_display_name(params["path"]), str(params.get("target", ""))
+
+
+def page_title(base: Recipe, sets: dict[str, Any]) -> str:
+    """The Launch page's heading: the recipe's title, or the uploaded file's name for a CSV setup."""
+    upload = csv_upload(sets)
+    if base.name == CUSTOM and upload:
+        return f"Your data: {upload[0]}"
+    return base.title or base.name
+
+
+def lesson_rest(base: Recipe) -> str:
+    """The lesson after its first paragraph, which the page already shows as the summary under the title."""
+    paragraphs = base.lesson.strip().split("\n\n", 1) if base.lesson else []
+    return paragraphs[1].strip() if len(paragraphs) > 1 else ""
+
+
+def data_summary(data: datasets.Dataset) -> str:
+    """One line about a prepared dataset: rows, features, and its classes or that it is a regression."""
+    features = 1
+    for size in data.input_shape:
+        features *= size
+    rows = data.extras.get("n_total", len(data.y_train) + len(data.y_val))
+    if data.task == "classification" and data.n_classes:
+        names = ", ".join(str(c) for c in data.class_names[:6]) + ("…" if len(data.class_names) > 6 else "")
+        target = f"{data.n_classes} classes" + (f" ({names})" if names else "")
+    else:
+        target = f"regression ({data.out_dim} output{'s' if data.out_dim != 1 else ''})"
+    return f"{rows:,} rows · {features:,} features · {target}"
+
+
+def summarise_data(spec: Any, seed: int) -> str | None:
+    """:func:`data_summary` of the data a recipe names, or None where it cannot be loaded (the run says why)."""
+    try:
+        return data_summary(datasets.prepare(spec, seed))
+    except RecipeError:  # DataError is a RecipeError
+        return None
 
 
 def upload_columns(filename: str, data: bytes) -> tuple[list[str], str | None]:
-    """(the header's column names, None), or ([], why the upload is refused): size, then header only."""
-    name = _stem(filename) + ".csv"
+    """(the header's column names, None), or ([], why the upload is refused): size, then header only.
+
+    A refusal names the file as the user uploaded it.
+    """
+    name = shown_name(filename)
     if len(data) > MAX_UPLOAD_MB * 2**20:
         return [], f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_MB} MB"
     if not data:
         return [], f"{name}: the file is empty"
     head = data[: csv_data.HEADER_BYTES]
     try:
-        names = csv_data.read_header(head, name, whole=len(data) <= csv_data.HEADER_BYTES)
+        names = csv_data.read_header(head, _stem(filename) + ".csv", whole=len(data) <= csv_data.HEADER_BYTES)
     except RecipeError as exc:  # DataError is a RecipeError
-        return [], f"This CSV cannot be used: {exc}"
+        return [], f"This CSV cannot be used: {_renamed(str(exc), _stem(filename) + '.csv', name)}"
     if not names:
         return [], f"{name}: the file has no header line"
     return names, None
@@ -205,7 +283,7 @@ def accept_upload(home: Path, filename: str, data: bytes, target: str) -> tuple[
         probe.write_bytes(data)
         error = check_csv(csv_sets(probe, target))
     if error:
-        return None, error
+        return None, _renamed(_renamed(error, str(probe), probe.name), probe.name, shown_name(filename))
     return save_upload(home, filename, data), None
 
 
@@ -237,6 +315,16 @@ def check_csv(sets: dict[str, Any]) -> str | None:
     except RecipeError as exc:  # DataError is a RecipeError
         return f"This CSV cannot be used: {exc}"
     return None
+
+
+def shown_name(filename: str) -> str:
+    """The uploaded file's own name (no folders, clipped), for messages about it."""
+    return csv_data.clip(filename.replace("\\", "/").rsplit("/", 1)[-1], 60) or "data.csv"
+
+
+def _renamed(message: str, stored: str, shown: str) -> str:
+    # The loader names the file it opened (a temporary or content-hash name); say the user's name.
+    return message.replace(stored, shown)
 
 
 def _stem(filename: str) -> str:

@@ -118,14 +118,32 @@ def overrides_from_widgets(base: Recipe, widgets: dict[str, Any]) -> dict[str, A
 
 
 def format_choice(value: Any, toggle: Toggle | None = None) -> str:
-    """How a choice is labelled: ``off`` for None/0, ``1e-3`` for small numbers, ``5%`` for a budget."""
+    """How a choice is labelled, never as a Python repr.
+
+    ``on``/``off`` for booleans and None (and a choice's 0), ``1e-3`` for small
+    numbers, ``5%`` for a budget, ``hflip, affine`` for a list and
+    ``patience 5, min_delta 0`` for a mapping such as early stopping's.
+    """
+    if isinstance(value, bool):  # before the numbers: True == 1
+        return "on" if value else "off"
     if value is None or (toggle is not None and toggle.kind == "choice" and value == 0):
         return "off"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_choice(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain_number(v)}" for k, v in value.items()) or "none"
     if toggle is not None and toggle.key == "probes.budget":
         return f"{value:.0%}"
     if isinstance(value, float) and (abs(value) < 0.01 or (toggle is not None and toggle.log)):
         return f"{value:g}"
     return str(value)
+
+
+def _plain_number(value: Any) -> str:
+    # 0.0 reads as 0 inside a mapping ("min_delta 0"); everything else as format_choice labels it.
+    if isinstance(value, float):
+        return f"{value:g}"
+    return format_choice(value)
 
 
 # --- overrides as text: URL query parameters and the Advanced box ----------------

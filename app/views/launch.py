@@ -22,7 +22,11 @@ st.caption("Why won't my network train? Pick a lesson, watch the gradients, togg
 name, url_sets = setup.from_query(st.query_params)
 base, base_error = setup.base_recipe(name)
 
-with st.expander("📚 Lessons and recipes", expanded=base is None or not url_sets):
+# Above the fold at 1440×900: the picker, the recipe's name and summary, then the Launch row.
+# The 15 lesson cards and the CSV upload wait, collapsed, in the gallery.
+with st.columns([3, 2])[0]:
+    widgets.picker(name)
+with st.expander("📚 Gallery: every lesson and recipe, and your own data (CSV)", expanded=base is None):
     picked = widgets.gallery(name)
     if picked:
         widgets.choose(picked)
@@ -32,16 +36,18 @@ if base is None:
     st.error(f"Recipe {excerpt(name)} could not be loaded: {base_error}")
     st.stop()
 
-st.header(base.title or base.name)
-if base.lesson:
-    st.markdown(base.lesson)
+widgets.sync_widgets(base, name, url_sets)
+head = st.container()  # filled once the Advanced lines are known: a CSV setup is titled by its file
+run_box = st.container(border=True)
+
+if setup.lesson_rest(base):
+    st.markdown(setup.lesson_rest(base))
 if base.questions:
     with st.container(border=True):
         st.markdown("**Questions to answer from the runs**")
         for q in base.questions:
             st.markdown(f"- {q.ask}")
 
-widgets.sync_widgets(base, name, url_sets)
 st.subheader("Remedies")
 widget_values = widgets.toggle_grid(base)
 toggle_sets = toggles.overrides_from_widgets(base, widget_values)
@@ -54,56 +60,66 @@ with st.expander("Advanced: any other recipe key", expanded=False):
     )
     st.caption("Keys: " + ", ".join(setup.ADVANCED_HINT))
 
+all_sets = setup.setup_sets(toggle_sets, advanced_text)  # toggles and Advanced lines: the caption and run name
 recipe, error = setup.resolve(base, toggle_sets, advanced_text)
 if error:
     st.error(f"**Invalid setup:** {error}")
 else:
-    widgets.write_query(name, {**toggle_sets, **setup.advanced_sets(advanced_text)})
-    changed = setup.describe_changes(toggle_sets)
-    st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
+    widgets.write_query(name, all_sets)
     with st.expander("Resolved recipe (what will run)"):
         st.json(recipe.to_dict(), expanded=False)
 
-st.subheader("Run it")
-variant_options = setup.variant_options(base, toggle_sets)
-c1, c2, c4, c3 = st.columns([1, 2, 0.7, 1])
-launch_clicked = c1.button(
-    "🚀 Launch",
-    type="primary",
-    disabled=error is not None,
-    width="stretch",
-    help="Start one run with the setup above and watch it live.",
-)
-chosen = c2.multiselect(
-    "Variants to compare against the baseline",
-    list(variant_options),
-    default=list(variant_options)[: min(len(variant_options), 6)],
-    disabled=error is not None,
-    placeholder="Change a toggle, or pick the recipe's remedies",
-)
-seeds = c4.number_input(
-    "Seeds",
-    min_value=1,
-    max_value=setup.MAX_SEEDS,
-    value=1,
-    help="Runs per variant at seeds seed, seed+1, ...: with 2 or more, every change from the baseline gets a "
-    "95% confidence interval, and the verdict says when it is within seed noise.",
-)
-compare_clicked = c3.button(
-    "⚖️ Compare",
-    disabled=error is not None or not chosen,
-    width="stretch",
-    help="Start the baseline (the recipe without your toggles) plus one run per variant, "
-    "same seed, and compare them side by side.",
-)
-lesson_clicked = False
-if base.is_lesson:
-    lesson_clicked = st.button(
-        f"🎓 Run lesson: baseline + {len(base.compare)} remedies", width="stretch", disabled=error is not None
+with head:
+    st.header(setup.page_title(base, all_sets))
+    summary = widgets.data_summary(recipe) if recipe is not None and setup.csv_upload(all_sets) else None
+    if summary or base.summary:
+        st.caption(summary or base.summary)
+
+with run_box:
+    variant_options = setup.variant_options(base, toggle_sets)
+    c1, c2, c4, c3 = st.columns([1, 2, 0.7, 1])
+    launch_clicked = c1.button(
+        "🚀 Launch",
+        type="primary",
+        disabled=error is not None,
+        width="stretch",
+        help="Start one run with the setup below and watch it live.",
     )
+    chosen = c2.multiselect(
+        "Variants to compare against the baseline",
+        list(variant_options),
+        default=list(variant_options)[: min(len(variant_options), 6)],
+        disabled=error is not None,
+        placeholder="Change a toggle, or pick the recipe's remedies",
+    )
+    seeds = c4.number_input(
+        "Seeds",
+        min_value=1,
+        max_value=setup.MAX_SEEDS,
+        value=1,
+        help="Runs per variant at seeds seed, seed+1, ...: with 2 or more, every change from the baseline gets a "
+        "95% confidence interval, and the verdict says when it is within seed noise.",
+    )
+    compare_clicked = c3.button(
+        "⚖️ Compare",
+        disabled=error is not None or not chosen,
+        width="stretch",
+        help="Start the baseline (the recipe without your toggles) plus one run per variant, "
+        "same seed, and compare them side by side.",
+    )
+    lesson_clicked = False
+    if base.is_lesson:
+        lesson_clicked = st.button(
+            f"🎓 Run lesson: baseline + {len(base.compare)} remedies", width="stretch", disabled=error is not None
+        )
+    if error:
+        st.caption("⚠️ The setup below is invalid, so nothing can be launched; its message is by the Advanced box.")
+    else:
+        changed = setup.describe_changes(all_sets)
+        st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
 
 if error is None and launch_clicked:
-    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, toggle_sets))
+    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, all_sets))
     ui.go(ui.LIVE, run=run_id)
 if error is None and (compare_clicked or lesson_clicked):
     baseline = setup.baseline_of(base, advanced_text)

@@ -6,14 +6,26 @@ plain functions in :mod:`app.logic.launch` and :mod:`app.logic.toggles`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
 from app.logic import toggles
-from app.logic.launch import CUSTOM, MAX_UPLOAD_MB, accept_upload, csv_sets, is_image_data, recipe_cards, upload_columns
+from app.logic.launch import (
+    CUSTOM,
+    MAX_UPLOAD_MB,
+    accept_upload,
+    csv_sets,
+    is_image_data,
+    recipe_cards,
+    summarise_data,
+    upload_columns,
+)
 from engine.config.errors import RecipeError
-from engine.config.recipe import Recipe
+from engine.config.recipe import DataSpec, Recipe
+
+PICKER_KEY = "pick_recipe"
 
 
 def write_query(name: str, sets: dict[str, Any]) -> None:
@@ -36,6 +48,47 @@ def choose(name: str, sets: list[str] | None = None) -> None:
     st.query_params.from_dict({"recipe": name, **({"set": sets} if sets else {})})
     st.session_state.pop("_synced", None)
     st.rerun()
+
+
+def picker(current: str) -> None:
+    """Draw the compact lesson picker (one selectbox, lessons first); picking one switches to it."""
+    recipes = _recipes()
+    options = list(recipes) if current in recipes else [current, *recipes]  # the custom CSV setup, a bad link
+
+    def label(n: str) -> str:
+        if n == CUSTOM:
+            return "📄 Your own data (CSV)"
+        if n not in recipes:
+            return toggles.format_choice(n)[:60]
+        return ("🎓 " if recipes[n]["lesson"] else "⚙️ ") + recipes[n]["title"]
+
+    # The URL decides the recipe: a gallery click, a CSV or a pasted link moves the picker too.
+    if st.session_state.get(PICKER_KEY) != current:
+        st.session_state[PICKER_KEY] = current
+    st.selectbox(
+        "Lesson or recipe",
+        options,
+        key=PICKER_KEY,
+        format_func=label,
+        on_change=_picked,
+        help="🎓 lessons, in course order, then ⚙️ presets. All of them, with summaries, are in the gallery below.",
+    )
+
+
+def _picked() -> None:
+    # A callback runs before the script, so this rerun already reads the new recipe from the URL.
+    st.query_params.from_dict({"recipe": st.session_state[PICKER_KEY]})
+    st.session_state.pop("_synced", None)
+
+
+@st.cache_data(show_spinner="Reading the data…", max_entries=8)
+def _summary(data_json: str, seed: int) -> str | None:
+    return summarise_data(DataSpec.model_validate(json.loads(data_json)), seed)
+
+
+def data_summary(recipe: Recipe) -> str | None:
+    """One line about the recipe's data (rows, features, classes), read once per data setup and cached."""
+    return _summary(json.dumps(recipe.to_dict()["data"], sort_keys=True), recipe.seed)
 
 
 def gallery(current: str) -> str | None:

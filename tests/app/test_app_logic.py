@@ -185,3 +185,76 @@ def test_steps_to_target_is_blank_when_the_baseline_never_learned(tmp_path):
         view = comparison.build(store, [base, fix])
     assert view.verdict.startswith("The baseline never learned")
     assert set(view.table["steps to target"]) == {"–"}
+
+
+# --- labels and the Launch page's heading ---------------------------------------------
+
+
+def test_choices_are_labelled_in_words_not_python_reprs():
+    from app import ui
+    from app.logic import launch as launch_form
+
+    assert [toggles.format_choice(v) for v in (True, False, None, ["hflip", "affine"], [])] == [
+        "on",
+        "off",
+        "off",
+        "hflip, affine",
+        "none",
+    ]
+    assert toggles.format_choice(toggles.EARLY_STOPPING) == "patience 5, min_delta 0"
+    base = load_recipe("vanishing-sigmoid")
+    options = launch_form.variant_options(
+        base, {"model.residual": True, "train.early_stopping": toggles.EARLY_STOPPING}
+    )
+    assert "model.residual=on" in options and "train.early_stopping=patience 5, min_delta 0" in options
+    assert ui.remedy_label({"name": "residual", "set": {"model.residual": True}}) == "residual (model.residual=on)"
+
+
+def test_advanced_lines_reach_the_caption_and_the_run_name():
+    from app.logic import launch as launch_form
+
+    base = load_recipe("vanishing-sigmoid")
+    sets = launch_form.setup_sets({"model.init": "he_normal"}, "train.steps=50\nseed=3")
+    assert launch_form.describe_changes(sets) == "`model.init=he_normal`, `train.steps=50`, `seed=3`"
+    assert launch_form.run_name(base, sets) == "vanishing-sigmoid: init=he_normal, steps=50, seed=3"
+    # Two runs that differ only in an Advanced line can be told apart by name.
+    assert launch_form.run_name(base, launch_form.setup_sets({}, "seed=1")) != launch_form.run_name(
+        base, launch_form.setup_sets({}, "seed=2")
+    )
+    assert launch_form.run_name(base, launch_form.setup_sets({}, "")) == "vanishing-sigmoid"
+
+
+def test_an_uploaded_csv_is_named_and_summarised_as_the_user_uploaded_it(tmp_path):
+    from app.logic import launch as launch_form
+    from engine import datasets
+    from tests.app.conftest import ROOT
+
+    _, error = launch_form.accept_upload(tmp_path, "my data.csv", b"a,b\n1,x\n3,4\n" * 10, "b")
+    assert error.startswith("This CSV cannot be used: my data.csv: column 'a' is not numeric")
+    columns, error = launch_form.upload_columns("C:\\Users\\me\\empty one.csv", b"")
+    assert (columns, error) == ([], "empty one.csv: the file is empty")
+
+    path, _ = launch_form.accept_upload(
+        tmp_path, "penguins.csv", (ROOT / "sample_data" / "penguins.csv").read_bytes(), "species"
+    )
+    stored = path.name  # e.g. 3fa2c1d9e0-penguins.csv: a content-hash name the user never chose
+    sets = launch_form.setup_sets(
+        {"train.lr": 0.01}, "\n".join(toggles.encode(k, v) for k, v in launch_form.csv_sets(path, "species").items())
+    )
+    custom = load_recipe(None)
+    assert launch_form.csv_upload(sets) == ("penguins.csv", "species")
+    assert launch_form.page_title(custom, sets) == "Your data: penguins.csv"
+    assert launch_form.run_name(custom, sets) == "penguins.csv: lr=0.01"
+    changes = launch_form.describe_changes(sets)
+    assert "`data.params=penguins.csv, target species`" in changes and stored not in changes
+    data = datasets.prepare(custom.with_overrides(sets).data, 0)
+    assert launch_form.data_summary(data) == "342 rows · 4 features · 3 classes (Adelie, Chinstrap, Gentoo)"
+    assert launch_form.page_title(load_recipe("healthy-mlp"), {}).startswith("A healthy baseline")
+
+
+def test_the_page_shows_the_lesson_after_the_summary_it_already_shows():
+    from app.logic import launch as launch_form
+
+    base = load_recipe("vanishing-sigmoid")
+    rest = launch_form.lesson_rest(base)
+    assert rest and base.summary not in rest.replace("\n", " ") and rest in base.lesson

@@ -69,6 +69,12 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
                 f" && document.querySelector('.st-key-advanced textarea').value.includes('train.steps={STEPS}')"
             )
             shots["launch"] = bh.screenshot(page, "launch")
+            # The Launch row sits above the fold of a 1440×900 screen, above the lesson and the toggles.
+            page.set_viewport_size({"width": 1440, "height": 900})
+            bh.wait_app_idle(page)
+            box = page.locator("button", has_text=re.compile(r"Launch$")).first.bounding_box()
+            assert box and box["y"] + box["height"] <= 900, f"the Launch button is below the fold: {box}"
+            page.set_viewport_size(bh.VIEWPORT)
             page.locator("button", has_text=re.compile(r"Launch$")).first.click()
 
             # 2. Live: the app switches to /live?run=<id> for the new run.

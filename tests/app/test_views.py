@@ -117,7 +117,28 @@ def test_launch_queues_the_resolved_recipe_and_opens_the_live_view(home):
         assert len(runs) == 1
         recipe = store.get_run(runs["id"][0])["recipe"]
     assert recipe["train"]["steps"] == 50 and recipe["model"]["activation"] == "relu"
+    assert runs["name"][0] == "vanishing-sigmoid: activation=relu, steps=50"  # the Advanced line too
     assert at.query_params.get("run") in (runs["id"][0], [runs["id"][0]])
+
+
+def test_the_compact_picker_switches_lesson_and_the_caption_lists_advanced_lines(home):
+    at = open_page("views/launch.py")
+    assert at.selectbox(key="pick_recipe").value == "vanishing-sigmoid"
+    at.selectbox(key="pick_recipe").select("healthy-mlp").run()
+    assert not at.exception, at.exception
+    assert at.query_params.get("recipe") in ("healthy-mlp", ["healthy-mlp"])
+    assert at.header[0].value.startswith("A healthy baseline")
+    assert "Using the recipe as written." in texts(at)
+    at.text_area(key="advanced").input("train.steps=50").run()
+    assert "Changes from the recipe: `train.steps=50`" in texts(at)
+
+
+def test_a_csv_setup_is_titled_by_its_file_with_a_data_summary(home):
+    link = ['data.name="csv"', 'data.params={"path": "sample_data/penguins.csv", "target": "species"}']
+    at = open_page("views/launch.py", recipe="custom", set=link)
+    assert not at.exception, at.exception
+    assert at.header[0].value == "Your data: penguins.csv"
+    assert "342 rows · 4 features · 3 classes (Adelie, Chinstrap, Gentoo)" in texts(at)
 
 
 def test_run_lesson_queues_the_baseline_and_every_remedy_in_one_group(home):
