@@ -15,9 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .downsample import lttb, minmax
-from .theme import empty_figure, run_colour, style
+from .theme import empty_figure, run_colour, run_dash, style
 
-__all__ = ["metric_figure", "training_curves", "compare_curves", "KNOWN_COLUMNS"]
+__all__ = ["metric_figure", "training_curves", "compare_curves", "seed_band_curves", "spans_decades", "KNOWN_COLUMNS"]
 
 MAX_POINTS = 2000
 #: Above this many points a trace is drawn with WebGL (``go.Scattergl``).
@@ -298,22 +298,28 @@ def compare_curves(
     y_label: str,
     colours: Mapping[str, str] | None = None,
     presentation: bool = False,
-    log_y: bool = False,
+    log_y: bool | None = False,
     smooth_span: int | None = None,
+    dash: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One line per run for one scalar ``column`` (run label → wide DataFrame).
 
     Runs without the column (or with no value in it) are skipped; with none
     left the figure says "waiting for data". Colours come from ``colours``
     or the run palette in the order of ``wides``, so pass the same mapping
-    to every Compare chart to keep a run's colour fixed. ``lr`` is carried
+    to every Compare chart to keep a run's colour fixed; line styles come
+    from ``dash`` or cycle in the same order (``theme.run_dash``), so eight
+    or more overlaid runs stay apart. ``lr`` is carried
     forward between changes, and ``*_accuracy`` columns are shown in %.
     ``smooth_span`` replaces each line by its EMA (handy for noisy train loss).
+    ``log_y=None`` picks a log axis when the positive values span more than
+    100× (a run that blew up beside runs that trained) and then says so in the title.
     """
-    colours = dict(colours or {})
+    colours, dash = dict(colours or {}), dict(dash or {})
     series = {}
     for i, (label, wide) in enumerate(wides.items()):
         colours.setdefault(label, run_colour(i))
+        dash.setdefault(label, run_dash(i))
         if wide is None or column not in wide.columns:
             continue
         s = pd.to_numeric(wide.sort_index()[column], errors="coerce")
@@ -326,11 +332,20 @@ def compare_curves(
         if smooth_span:
             s = s.ewm(span=smooth_span, adjust=True).mean()
         series[label] = s
+    if log_y is None:  # the chart chose its axis, so its title says which
+        log_y = spans_decades(series.values())
+        title += " (log scale)" if log_y else ""
+    # A run whose line lies exactly on an earlier one (runs stuck at chance, say) would vanish
+    # under it: its legend entry says whose line it shares.
+    shown = {
+        label: label if other is None else f"{label} (same as {other})" for label, other in _coinciding(series).items()
+    }
     fig = metric_figure(
-        series,
+        {shown[label]: s for label, s in series.items()},
         title=title,
         y_label=y_label,
-        colours=colours,
+        colours={shown.get(label, label): c for label, c in colours.items()},
+        dash={shown.get(label, label): d for label, d in dash.items()},
         log_y=log_y,
         presentation=presentation,
         line_shape="hv" if column == "lr" else "linear",
@@ -350,18 +365,22 @@ def seed_band_curves(
     y_label: str,
     colours: Mapping[str, str] | None = None,
     presentation: bool = False,
+    log_y: bool | None = False,
 ) -> go.Figure:
     """One line per variant, the mean over its seeds, in a band of ±1 standard deviation across seeds.
 
     ``groups`` maps a variant's label to the wide tables of its seeds' runs. Seeds
     evaluate at the same steps, so the band is computed step by step over the seeds
     that have a value there; a variant with one run is drawn as a plain line.
+    ``log_y`` as in :func:`compare_curves` (None: log when the means span over 100×).
     """
     colours = dict(colours or {})
+    dash: dict[str, str] = {}
     means: dict[str, pd.DataFrame] = {}
     spread: dict[str, pd.Series] = {}
     for i, (label, wides) in enumerate(groups.items()):
         colours.setdefault(label, run_colour(i))
+        dash[label] = run_dash(i)
         cols = [pd.to_numeric(w[column], errors="coerce") for w in wides if w is not None and column in w.columns]
         if not cols:
             continue
@@ -370,13 +389,20 @@ def seed_band_curves(
         means[label] = pd.DataFrame({column: table.mean(axis=1)})
         if table.shape[1] > 1:
             spread[label] = table.std(axis=1, ddof=1)
-    fig = compare_curves(means, column, title=title, y_label=y_label, colours=colours, presentation=presentation)
+    if log_y is None:
+        log_y = spans_decades(m[column] for m in means.values())
+        title += " (log scale)" if log_y else ""
+    fig = compare_curves(
+        means, column, title=title, y_label=y_label, colours=colours, dash=dash, presentation=presentation, log_y=log_y
+    )
     scale = 100.0 if column.endswith("_accuracy") else 1.0
     for label, std in spread.items():
         mean = means[label][column]
         ok = np.isfinite(mean) & np.isfinite(std)
         x = mean.index[ok]
         upper, lower = (mean[ok] + std[ok]) * scale, (mean[ok] - std[ok]) * scale
+        if log_y:  # a log axis cannot draw mean - sd <= 0: the band stops a decade below the mean
+            lower = np.maximum(lower, mean[ok] * scale / 10)
         fill = _with_alpha(colours[label], 0.18)
         fig.add_trace(
             go.Scatter(
@@ -398,6 +424,38 @@ def seed_band_curves(
             )
         )
     return fig
+
+
+def _coinciding(series: Mapping[str, pd.Series], share: float = 0.005) -> dict[str, str | None]:
+    """{label: the first earlier label whose line it lies on, or None}.
+
+    Two lines coincide when they have the same steps and differ nowhere by more than
+    ``share`` of the chart's whole y range (so on screen, by about a line's width).
+    """
+    values = [np.asarray(s, dtype=float) for s in series.values() if len(s)]
+    span = float(np.ptp(np.concatenate(values))) if values else 0.0
+    tol = share * span if span > 0 else 1e-12
+    out: dict[str, str | None] = {}
+    earlier: list[tuple[str, pd.Series]] = []
+    for label, s in series.items():
+        out[label] = next(
+            (
+                other
+                for other, o in earlier
+                if len(o) == len(s) and o.index.equals(s.index) and np.abs(o.to_numpy() - s.to_numpy()).max() <= tol
+            ),
+            None,
+        )
+        earlier.append((label, s))
+    return out
+
+
+def spans_decades(series, ratio: float = 100.0) -> bool:
+    """True when the positive finite values of ``series`` (an iterable of Series) span more than ``ratio``×."""
+    parts = [pd.to_numeric(s, errors="coerce").to_numpy(dtype=float) for s in series]
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    return bool(values.size) and float(values.max()) / float(values.min()) > ratio
 
 
 def _with_alpha(hex_colour: str, alpha: float) -> str:

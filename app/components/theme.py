@@ -12,6 +12,8 @@ import plotly.io as pio
 __all__ = [
     "RUN_COLOURS",
     "run_colour",
+    "RUN_DASHES",
+    "run_dash",
     "style",
     "chart_height",
     "font_size",
@@ -40,6 +42,18 @@ _FONT_FAMILY = "Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
 def run_colour(index: int) -> str:
     """The colour of the ``index``-th run (wraps around after the palette ends)."""
     return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
+#: Line styles that cycle with the colours. Okabe-Ito keeps two near pairs (blue and sky
+#: blue, orange and yellow): in the palette's order each pair gets two different styles, and
+#: a ninth run, which wraps to blue again, is told from the first by its dashes. A dashed
+#: line also lets a run drawn underneath show through its gaps when several curves coincide.
+RUN_DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot")
+
+
+def run_dash(index: int) -> str:
+    """The line style of the ``index``-th run: with :func:`run_colour`, 32 distinct pairs before any repeats."""
+    return RUN_DASHES[(index + index // len(RUN_COLOURS)) % len(RUN_DASHES)]
 
 
 def font_size(presentation: bool = False) -> int:

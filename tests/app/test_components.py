@@ -106,6 +106,14 @@ def test_run_colours_are_distinct_and_wrap_around():
     assert theme.run_colour(len(theme.RUN_COLOURS)) == theme.run_colour(0)
 
 
+def test_each_run_gets_a_colour_and_line_style_pair_and_near_colours_differ_in_style():
+    pairs = [(theme.run_colour(i), theme.run_dash(i)) for i in range(16)]
+    assert len(set(pairs)) == 16  # a ninth run wraps to the first colour, but not to its dashes
+    index = {c: i for i, c in enumerate(theme.RUN_COLOURS)}
+    for a, b in (("#0072B2", "#56B4E9"), ("#E69F00", "#F0E442"), ("#D55E00", "#E69F00")):  # the near pairs
+        assert theme.run_dash(index[a]) != theme.run_dash(index[b]), (a, b)
+
+
 def test_presentation_mode_enlarges_fonts_and_charts():
     normal = heatmaps.gradient_flow_heatmap(np.arange(200), LAYERS, healthy_grads())
     big = heatmaps.gradient_flow_heatmap(np.arange(200), LAYERS, healthy_grads(), presentation=True)
@@ -305,6 +313,7 @@ def test_compare_curves_skip_runs_without_the_column_and_keep_colours():
     a, b = wide_run(300), wide_run(300).drop(columns=["val_loss"])
     colours = {"A": "#0072B2", "B": "#D55E00", "C": "#009E73"}
     c = wide_run(300)
+    c["val_loss"] *= 1.5  # its own curve (a copy of A's would be named "C (same as A)")
     fig = curves.compare_curves(
         {"A": a, "B": b, "C": c}, "val_loss", title="Validation loss", y_label="loss (cross-entropy)", colours=colours
     )
@@ -312,6 +321,54 @@ def test_compare_curves_skip_runs_without_the_column_and_keep_colours():
     assert [t.line.color for t in fig.data] == ["#0072B2", "#009E73"]
     acc = curves.compare_curves({"A": a}, "val_accuracy", title="Accuracy", y_label="accuracy (%)")
     assert max(acc.data[0].y) == pytest.approx(90.0)
+
+
+def test_eight_overlaid_runs_at_the_same_level_stay_apart_by_colour_and_dash():
+    flat = pd.DataFrame({"val_accuracy": [0.1] * 5}, index=[0, 50, 100, 150, 200])  # runs that never learn
+    fig = curves.compare_curves(
+        {f"run {i}": flat for i in range(9)}, "val_accuracy", title="Validation accuracy", y_label="val accuracy (%)"
+    )
+    styles = [(t.line.color, t.line.dash) for t in fig.data]
+    assert len(set(styles)) == 9
+    assert styles[0] == (theme.run_colour(0), "solid") and styles[8][0] == theme.run_colour(0)
+    # Lines drawn exactly on top of an earlier one say so, since the eye cannot.
+    assert [t.name for t in fig.data] == ["run 0"] + [f"run {i} (same as run 0)" for i in range(1, 9)]
+
+
+def test_only_lines_that_really_coincide_are_named_as_shared():
+    steps = [0, 50, 100]
+    wides = {
+        "baseline": pd.DataFrame({"val_accuracy": [0.1, 0.1, 0.1]}, index=steps),
+        "He init": pd.DataFrame({"val_accuracy": [0.1, 0.5, 0.9]}, index=steps),
+        "Residual": pd.DataFrame({"val_accuracy": [0.1, 0.5, 0.9]}, index=steps),
+        "ReLU": pd.DataFrame({"val_accuracy": [0.1, 0.12, 0.1]}, index=steps),  # 2 points off: visibly apart
+    }
+    fig = curves.compare_curves(wides, "val_accuracy", title="t", y_label="val accuracy (%)")
+    assert [t.name for t in fig.data] == ["baseline", "He init", "Residual (same as He init)", "ReLU"]
+    assert fig.data[2].line.color == theme.run_colour(2)  # its own colour and dash still
+
+
+def test_a_blown_up_validation_loss_gets_a_log_axis_that_the_title_names():
+    steps = [50, 100, 150]
+    wides = {
+        "baseline": pd.DataFrame({"val_loss": [2.0, 1.0, 0.8]}, index=steps),
+        "lr 1.0": pd.DataFrame({"val_loss": [5.0, 900.0, np.inf]}, index=steps),
+    }
+    fig = curves.compare_curves(wides, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
+    assert fig.layout.yaxis.type == "log" and fig.layout.title.text == "Validation loss (log scale)"
+    calm = curves.compare_curves(
+        {"baseline": wides["baseline"]}, "val_loss", title="Validation loss", y_label="v", log_y=None
+    )
+    assert calm.layout.yaxis.type == "linear" and calm.layout.title.text == "Validation loss"
+
+
+def test_seed_bands_on_a_log_axis_stop_above_zero():
+    steps = pd.Index([50, 100], name="step")
+    groups = {"lr 1.0": [pd.DataFrame({"val_loss": v}, index=steps) for v in ([0.5, 1000.0], [0.1, 10.0])]}
+    fig = curves.seed_band_curves(groups, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
+    assert fig.layout.yaxis.type == "log"
+    low = next(t for t in fig.data if t.fill == "tonexty")
+    assert all(y > 0 for y in low.y)  # mean - sd is below zero at step 100, but the band stays drawable
 
 
 # --- bars and samples -----------------------------------------------------------------------
