@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.logic import common
+from app.logic import common, toggles
 from app.logic.live import RunFeed
 from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
@@ -37,6 +37,7 @@ class ComparisonView:
     recipe_name: str | None
     version: tuple = ()  # changes when any run has new rows: the figure cache key
     seed_groups: dict[str, list[pd.DataFrame]] = field(default_factory=dict)  # variant -> its seeds' scalars
+    group_ids: tuple = ()  # each run's group (None for a run launched alone), in run order
 
     @property
     def multi_seed(self) -> bool:
@@ -61,14 +62,71 @@ def group_options(runs_df: pd.DataFrame) -> dict[str, str]:
 
 
 def config_diff(recipes: dict[str, dict]) -> pd.DataFrame:
-    """Rows = dotted recipe keys whose values differ between runs; columns = run labels."""
-    flat = {
-        label: pd.json_normalize({k: v for k, v in r.items() if k not in _NOT_CONFIG}, sep=".").iloc[0]
-        for label, r in recipes.items()
-    }
-    table = pd.DataFrame(flat).astype(str)
-    differs = table.nunique(axis=1) > 1
-    return table[differs]
+    """Rows = dotted recipe keys whose values differ between runs; columns = run labels.
+
+    A setting that is off in one run (``train.clip_norm: None``) and on in another is a
+    difference like any other, shown as "off". A section that is off in one run and set in
+    another (``train.early_stopping: None`` against ``{patience: 5}``) becomes one row per
+    setting inside it, "off" on the side where the whole section is. A key that a run's recipe
+    does not have at all (another model's parameters, say) reads "–".
+    """
+    flat = {label: _flatten({k: v for k, v in r.items() if k not in _NOT_CONFIG}) for label, r in recipes.items()}
+    keys = list(dict.fromkeys(k for f in flat.values() for k in f))
+    # A key that is None in one run and a section in another would show twice: once as
+    # itself and once per setting inside. Keep only the settings.
+    keys = [k for k in keys if not any(other.startswith(k + ".") for other in keys)]
+    raw = {label: {k: _lookup(f, k) for k in keys} for label, f in flat.items()}
+    # Compare the values themselves, not their labels: 1e-3 and 0.001 are one value,
+    # and None must count (pandas' nunique would skip it as a missing value).
+    differs = [k for k in keys if len({repr(raw[label][k]) for label in raw}) > 1]
+    return pd.DataFrame(
+        {label: [_cell(raw[label][k]) for k in differs] for label in raw}, index=pd.Index(differs, dtype=object)
+    )
+
+
+class _Absent:
+    """A key the recipe does not have at all (unlike None, a setting that is off)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """{"train.early_stopping.patience": 5, "train.clip_norm": None, ...}; lists stay whole."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _lookup(flat: dict[str, Any], key: str) -> Any:
+    """``flat[key]``; else None when a section above the key is off; else absent."""
+    if key in flat:
+        return flat[key]
+    parts = key.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:i])
+        if head in flat:
+            return None if flat[head] is None else _ABSENT
+    return _ABSENT
+
+
+def _cell(value: Any) -> str:
+    """A recipe value as the Launch page's controls label it: "off" for None, lists without brackets."""
+    if value is _ABSENT:
+        return "–"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "none"
+    return toggles.format_choice(value)
 
 
 def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) -> ComparisonView:
@@ -98,7 +156,7 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         labels=labels,
         summary=summary,
         verdict=verdict(summary),
-        table=summary_table(summary, runs, labels, findings),
+        table=summary_table(summary, runs, labels, findings, wides={r: feeds[r].wide for r in run_ids}),
         diff=config_diff({labels[r["id"]]: r["recipe"] for r in runs}),
         wides=wides,
         grads=grads,
@@ -106,26 +164,44 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         recipe_name=recipe_names.pop() if len(recipe_names) == 1 else None,
         version=tuple(feeds[r].version for r in run_ids),
         seed_groups={v["label"]: [feeds[r].wide for r in v["runs"]] for v in summary["variants"]},
+        group_ids=tuple(r.get("group_id") for r in runs),
     )
 
 
-def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findings: dict[str, list]) -> pd.DataFrame:
+def summary_table(
+    summary: dict,
+    runs: list[dict],
+    labels: dict[str, str],
+    findings: dict[str, list],
+    wides: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """One row per run: status, best and final metric, steps to the target (the level the baseline
-    settles at), change, findings."""
+    settles at), change, findings.
+
+    When the headline is accuracy and ``wides`` (run id -> scalars by step) are given, the best
+    (lowest) and final validation loss sit beside it, as means over a variant's seeds: a remedy
+    for overfitting can lower the loss without moving the accuracy.
+    """
     acc = summary["metric"] == "val_accuracy"
     by_run = {rid: v for v in summary["variants"] for rid in v["runs"]}
+    val_loss = _val_loss_by_variant(summary, wides) if acc and wides is not None else None
     rows = []
     for r in runs:
         v = by_run[r["id"]]
         best, final = v["best"]["mean"], v["final"]["mean"]  # mean over seeds when a variant has several
         delta = v["delta_vs_baseline"]["mean"]
         steps = v["steps_to_target"]["mean"]
+        loss_columns = {}
+        if val_loss is not None:
+            best_loss, final_loss = val_loss[v["label"]]
+            loss_columns = {"best val loss": _fmt(best_loss, False), "final val loss": _fmt(final_loss, False)}
         rows.append(
             {
                 "run": labels[r["id"]],
                 "status": common.badge(r["status"]),
                 f"best val {'accuracy' if acc else 'loss'}": _fmt(best, acc),
-                "final": _fmt(final, acc),
+                f"final val {'accuracy' if acc else 'loss'}": _fmt(final, acc),
+                **loss_columns,
                 "change vs baseline": (
                     "baseline"
                     if v["label"] == summary["baseline"]
@@ -146,6 +222,24 @@ def summary_table(summary: dict, runs: list[dict], labels: dict[str, str], findi
     return pd.DataFrame(rows)
 
 
+def _val_loss_by_variant(summary: dict, wides: dict[str, pd.DataFrame]) -> dict[str, tuple[float | None, float | None]]:
+    """{variant label: (best, final) validation loss}, each the mean over the variant's seeds."""
+    out = {}
+    for v in summary["variants"]:
+        bests, finals = [], []
+        for rid in v["runs"]:
+            wide = wides.get(rid)
+            if wide is None or "val_loss" not in wide.columns:
+                continue
+            s = pd.to_numeric(wide.sort_index()["val_loss"], errors="coerce")
+            s = s[np.isfinite(s)]  # a diverged evaluation (inf) is not a level the run reached
+            if len(s):
+                bests.append(float(s.min()))
+                finals.append(float(s.iloc[-1]))
+        out[v["label"]] = (float(np.mean(bests)) if bests else None, float(np.mean(finals)) if finals else None)
+    return out
+
+
 def _interval(ci: dict | None, acc: bool) -> str:
     """The seed-noise interval of a variant's change, or "–" (one seed, or the baseline itself)."""
     if ci is None:
@@ -162,10 +256,21 @@ def _fmt(x: float | None, acc: bool) -> str:
 
 
 def lesson_questions(view: ComparisonView) -> list:
-    """The lesson's questions when every run comes from one lesson recipe; else []."""
-    if not view.recipe_name:
+    """The lesson's questions when the runs compared are that lesson; else [].
+
+    That is: every run comes from one lesson recipe and one group, and the group's variants
+    are exactly the lesson's baseline and remedies (at any number of seeds). The questions
+    ask about those runs, so a remedy applied from the Live view beside the run it fixes, a
+    hand-picked pair, or a group of some of the remedies gets none: the page could not show
+    what they ask about.
+    """
+    if not view.recipe_name or len(set(view.group_ids)) != 1 or view.group_ids[0] is None:
         return []
     try:
-        return list(load_recipe(view.recipe_name).questions)
+        recipe = load_recipe(view.recipe_name)
     except RecipeError:
         return []
+    lesson = {"baseline", *(v.label for v in recipe.compare)}
+    if {v["label"] for v in view.summary["variants"]} != lesson:
+        return []
+    return list(recipe.questions)

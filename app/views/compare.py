@@ -61,50 +61,52 @@ def body() -> None:
 
     metric_col, metric_label = view.metric_column
     version = (view.version, P)
-    cols = st.columns(2)
-    with cols[0]:
-        ui.plot(
-            ui.memo(
-                "cmp:metric",
-                version,
-                lambda: (
-                    curves.seed_band_curves(
-                        view.seed_groups,
-                        metric_col,
-                        title=f"Validation {metric_label}: mean and ±1 sd over seeds",
-                        colours={label: theme.run_colour(i) for i, label in enumerate(view.seed_groups)},
-                        presentation=P,
-                        y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
-                    )
-                    if view.multi_seed
-                    else curves.compare_curves(
-                        view.wides,
-                        metric_col,
-                        title=f"Validation {metric_label}",
-                        colours=colours,
-                        presentation=P,
-                        y_label=f"val {metric_label}" + (" (%)" if metric_label == "accuracy" else ""),
-                    )
-                ),
+
+    def validation_chart(column: str, label: str, log_y: bool | None = False):
+        """One validation metric per variant: mean and ±1 sd band over seeds, or one line per run."""
+        y_label = f"val {label}" + (" (%)" if label == "accuracy" else "")
+        if view.multi_seed:
+            return curves.seed_band_curves(
+                view.seed_groups,
+                column,
+                title=f"Validation {label}: mean and ±1 sd over seeds",
+                colours={name: theme.run_colour(i) for i, name in enumerate(view.seed_groups)},
+                presentation=P,
+                y_label=y_label,
+                log_y=log_y,
             )
+        return curves.compare_curves(
+            view.wides,
+            column,
+            title=f"Validation {label}",
+            colours=colours,
+            presentation=P,
+            y_label=y_label,
+            log_y=log_y,
         )
-    with cols[1]:
-        ui.plot(
-            ui.memo(
-                "cmp:loss",
-                version,
-                lambda: curves.compare_curves(
-                    view.wides,
-                    "train_loss",
-                    title="Training loss (log scale)",
-                    y_label="loss",
-                    colours=colours,
-                    presentation=P,
-                    log_y=True,
-                    smooth_span=20,
-                ),
-            )
+
+    charts = [("cmp:metric", lambda: validation_chart(metric_col, metric_label))]
+    if metric_col != "val_loss":  # accuracy leads: validation loss goes beside it (overfitting shows there first)
+        charts.append(("cmp:val_loss", lambda: validation_chart("val_loss", "loss", log_y=None)))
+    charts.append(
+        (
+            "cmp:loss",
+            lambda: curves.compare_curves(
+                view.wides,
+                "train_loss",
+                title="Training loss (log scale)",
+                y_label="loss",
+                colours=colours,
+                presentation=P,
+                log_y=True,
+                smooth_span=20,
+            ),
         )
+    )
+    for start in range(0, len(charts), 2):
+        for col, (key, build) in zip(st.columns(2), charts[start : start + 2]):
+            with col:
+                ui.plot(ui.memo(key, version, build))
     items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
     if items:
         ui.plot(ui.memo("cmp:grads", version, lambda: heatmaps.side_by_side_heatmaps(items, presentation=P)))

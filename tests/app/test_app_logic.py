@@ -99,6 +99,74 @@ def test_the_config_diff_keeps_only_keys_that_differ():
     assert diff.loc["model.init"].tolist() == ["default", "he_normal"]
 
 
+def test_the_config_diff_lists_a_setting_turned_on_from_off():
+    base = load_recipe("overfitting-small-data").to_dict()  # no clipping, no early stopping
+    clipped = load_recipe("overfitting-small-data", {"train.clip_norm": 1.0}).to_dict()
+    stopped = load_recipe("overfitting-small-data", {"train.early_stopping": {"patience": 5}}).to_dict()
+    diff = comparison.config_diff({"baseline": base, "Clip": clipped, "Early stopping": stopped})
+    assert diff.loc["train.clip_norm"].tolist() == ["off", "1.0", "off"]
+    assert diff.loc["train.early_stopping.patience"].tolist() == ["off", "off", "5"]
+    # min_delta keeps its default (0) where early stopping is on: still "off" against "0" is a difference.
+    assert diff.loc["train.early_stopping.min_delta"].tolist() == ["off", "off", "0"]
+    assert "train.early_stopping" not in diff.index  # the section is shown by its settings, once
+    assert "train.clip_value" not in diff.index  # off in every run: no difference
+
+
+def test_the_config_diff_labels_lists_and_tells_two_early_stopping_settings_apart():
+    a = load_recipe("overfitting-small-data", {"train.early_stopping": {"patience": 3}}).to_dict()
+    b = load_recipe(
+        "overfitting-small-data", {"train.early_stopping": {"patience": 9}, "data.augment": ["affine"]}
+    ).to_dict()
+    diff = comparison.config_diff({"patience 3": a, "patience 9": b})
+    assert sorted(diff.index) == ["data.augment", "train.early_stopping.patience"]
+    assert diff.loc["data.augment"].tolist() == ["none", "affine"]
+    assert diff.loc["train.early_stopping.patience"].tolist() == ["3", "9"]
+
+
+def test_the_summary_puts_validation_loss_beside_accuracy(tmp_path):
+    with Store(tmp_path) as store:
+        recipe = load_recipe("overfitting-small-data").to_dict()
+        base = store.create_run(recipe, name="baseline", group="g")
+        decay = store.create_run(recipe, name="Weight decay", group="g")
+        # The baseline overfits: its validation loss is lowest at step 100, then climbs.
+        curves = {
+            base: ([0.6, 0.8, 0.82, 0.83], [1.2, 0.5, 0.7, 0.9]),
+            decay: ([0.6, 0.8, 0.82, 0.83], [1.1, 0.5, 0.45, 0.4]),
+        }
+        for rid, (acc, loss) in curves.items():
+            store.flush(
+                rid,
+                scalars=[(50 * (i + 1), "val_accuracy", a) for i, a in enumerate(acc)]
+                + [(50 * (i + 1), "val_loss", x) for i, x in enumerate(loss)],
+            )
+            store.set_status(rid, "completed")
+        view = comparison.build(store, [base, decay])
+    table = view.table.set_index("run")
+    assert table.loc["baseline", ["best val loss", "final val loss"]].tolist() == ["0.5", "0.9"]
+    assert table.loc["Weight decay", ["best val loss", "final val loss"]].tolist() == ["0.4", "0.4"]
+    assert table.loc["baseline", "best val accuracy"] == "83.0%"  # the headline stays accuracy
+
+
+def test_lesson_questions_show_only_for_the_lessons_own_group(tmp_path):
+    lesson = load_recipe("overfitting-small-data", {"train.steps": 200})
+    with Store(tmp_path) as store:
+        group = {
+            label: store.create_run(lesson.with_overrides(sets).to_dict(), name=label, group="lesson")
+            for label, sets in [("baseline", {})] + [(v.label, dict(v.set)) for v in lesson.compare]
+        }
+        # Apply on the Live view: the remedy runs alone, then Compare opens with it and its original.
+        applied = store.create_run(lesson.with_overrides({"train.weight_decay": 0.01}).to_dict(), name="baseline + WD")
+        for rid in [*group.values(), applied]:
+            store.flush(rid, scalars=[(50, "val_accuracy", 0.5), (100, "val_accuracy", 0.6)])
+            store.set_status(rid, "completed")
+        whole = comparison.build(store, list(group.values()))
+        after_apply = comparison.build(store, [group["baseline"], applied])
+        part = comparison.build(store, [group["baseline"], group["Dropout 0.5"]])
+    assert [q.ask for q in comparison.lesson_questions(whole)] == [q.ask for q in lesson.questions]
+    assert comparison.lesson_questions(after_apply) == []
+    assert comparison.lesson_questions(part) == []  # the questions ask about remedies not on the page
+
+
 def test_the_comparison_names_the_winner_and_how_much_sooner(tmp_path):
     with Store(tmp_path) as store:
         recipe = load_recipe("healthy-mlp").to_dict()

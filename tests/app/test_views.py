@@ -5,6 +5,7 @@ Streamlit's AppTest runs the real app script in-process against a temp store.
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -62,6 +63,15 @@ def test_compare_view_shows_the_group_and_a_verdict(populated):
     assert set(table["run"]) == {"baseline", "He init + ReLU"}
     verdict = " ".join(s.value for s in at.success)
     assert "He init + ReLU" in verdict, verdict
+
+
+def test_compare_view_draws_validation_loss_beside_accuracy(populated):
+    at = open_page("views/compare.py", group="g1")
+    assert not at.exception, at.exception
+    titles = [orjson.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert titles[:3] == ["Validation accuracy", "Validation loss", "Training loss (log scale)"]
+    columns = at.dataframe[0].value.columns
+    assert {"best val accuracy", "final val accuracy", "best val loss", "final val loss"} <= set(columns)
 
 
 def test_runs_view_lists_every_run_and_marks_the_bad_ones(populated):
