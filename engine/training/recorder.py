@@ -11,6 +11,12 @@ While another process holds the store's write lock, a flush waits only
 batches are written, oldest first, at the next flush the lock allows. The
 last flush of a run waits as long as the store lets it (the session raises
 that wait), so nothing recorded is lost to a transient lock.
+
+``samples_per_s`` is the run's average so far, not the last window's: samples
+trained since the run (or its resumption) began over the wall time since then,
+evaluations and flushes included. A window between two flushes can hold one step
+or a whole evaluation, so a per-window figure swings by orders of magnitude; the
+average is steady, and its last value is the whole run's throughput.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class Recorder(Callback):
         self._events: list[tuple[int, str, dict]] = []
         self._last_flush = time.perf_counter()
         self._last_flush_step = 0
+        self._fit_start = time.perf_counter()  # reset at before_fit: samples_per_s counts from there
+        self._fit_start_step = 0
         self._last_diagnose = time.perf_counter()
         self._last_lr: float | None = None
         self.last_loss = math.nan
@@ -71,6 +79,7 @@ class Recorder(Callback):
 
     def before_fit(self, s: TrainState) -> None:
         self._last_flush_step = s.step  # a resumed run starts past 0
+        self._fit_start, self._fit_start_step = time.perf_counter(), s.step
         model = s.model
         self.store.declare_stats(self.probes.scopes())
         self.store.set_layers(
@@ -133,10 +142,10 @@ class Recorder(Callback):
         scalars += [(st, "lr", v) for st, v in self._lrs]
         scalars += self.probes.drain_scalars()
         last_step = s.step
-        elapsed = now - self._last_flush
-        steps_done = s.step - self._last_flush_step
-        if steps_done > 0 and elapsed > 0:
-            scalars.append((last_step, "samples_per_s", steps_done * s.recipe.train.batch_size / elapsed))
+        run_s = now - self._fit_start
+        if s.step > self._last_flush_step and run_s > 0:
+            done = (s.step - self._fit_start_step) * s.recipe.train.batch_size
+            scalars.append((last_step, "samples_per_s", done / run_s))
             overhead = self.probes.measured_overhead()
             if math.isfinite(overhead):
                 scalars.append((last_step, "probe_overhead", overhead))

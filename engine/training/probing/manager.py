@@ -7,7 +7,9 @@ reads activations, and a weight snapshot is taken where a due probe needs
 one. Probes are grouped into schedule units (their ``group``); each group
 gets one interval in steps. The manager times the bare step and each group,
 and at every flush asks :mod:`engine.training.probing.planner` for intervals
-that keep probes under ``probes.budget`` of the step time. Fixed intervals
+that keep probes under ``probes.budget`` of the step time, within a floor of
+``planner.MIN_RECORDS`` records per group over the run's ``train.steps``
+(the budget may only shorten the floor's interval). Fixed intervals
 from ``probes.intervals`` bypass the budget (tests, benchmarks, fidelity on
 demand). Probes at ``after_eval`` run at every evaluation, outside the budget.
 """
@@ -80,10 +82,13 @@ class ProbeManager(Callback):
         budget: float = 0.05,
         fixed: dict[str, int] | None = None,
         probes: list[Probe] | None = None,
+        steps: int | None = None,
     ):
         all_probes = probes if probes is not None else load_probes()
         self.budget = budget
         self.fixed = dict(fixed or {})
+        # The run's planned steps set the floor: the longest interval any group may get.
+        self.floor = planner.floor_interval(steps)
         acts = model.activation_layers()
         self.act_modules = [m for _, m, _ in acts]
         if not self.act_modules:  # nothing to hook (LSTM/GRU): the activation probes have nothing to read
@@ -117,8 +122,10 @@ class ProbeManager(Callback):
 
     @classmethod
     def for_recipe(cls, model: ClinicModel, recipe: Recipe) -> ProbeManager:
-        """The probes ``recipe`` wants, on its budget and fixed intervals."""
-        return cls(model, recipe.probes.budget, recipe.probes.intervals, load_probes(recipe=recipe))
+        """The probes ``recipe`` wants, on its budget and fixed intervals, with the floor of its steps."""
+        return cls(
+            model, recipe.probes.budget, recipe.probes.intervals, load_probes(recipe=recipe), steps=recipe.train.steps
+        )
 
     def scopes(self) -> dict[str, str]:
         """{statistic: "param" | "activation"} of the per-layer probes, for the store."""
@@ -144,7 +151,11 @@ class ProbeManager(Callback):
         if step < planner.WARMUP_STEPS or self._bare_step.value is None:
             return False
         new = planner.plan(
-            {g: c.value for g, c in self._cost.items()}, self._bare_step.value, self.budget, self.interval
+            {g: c.value for g, c in self._cost.items()},
+            self._bare_step.value,
+            self.budget,
+            self.interval,
+            floor=self.floor,
         )
         changed = new != self.interval
         self._changed = self._changed or changed
@@ -175,6 +186,9 @@ class ProbeManager(Callback):
                                              # None before any step was timed
               "step_ms": 2.78,               # bare step time (without probes), ms, moving average
               "warmup_steps": 5,             # steps before this that ran every probe, to time them
+              "floor_interval": 5,           # the longest interval any group may get: at least
+                                             # min_records records over the run's train.steps
+              "min_records": 100,
               "intervals": {"grad_norm": 1, "act_mean": 10, ...},  # every per-step probe: every N steps
               "fixed": ["grad_norm"],        # probes whose interval comes from probes.intervals
               "at_eval": ["weights_near_zero"],  # probes run at every evaluation, outside the budget
@@ -211,6 +225,8 @@ class ProbeManager(Callback):
             "measured_overhead": None if measured is None or not math.isfinite(measured) else round(measured, 5),
             "step_ms": round(step_s * 1e3, 4),
             "warmup_steps": planner.WARMUP_STEPS,
+            "floor_interval": self.floor,
+            "min_records": planner.MIN_RECORDS,
             "intervals": {p.name: p.interval for p in self.step_probes},
             "fixed": sorted(n for n in self.fixed if any(p.name == n for p in self.step_probes)),
             "at_eval": sorted(p.name for p in self.eval_probes),
