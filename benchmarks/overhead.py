@@ -234,7 +234,7 @@ def run_workload(
     """{variant: (wall ratio, cpu ratio)} plus "a_ms": (wall ms, cpu ms) per step of the bare loop."""
     # Enough steps that no engine variant ends, and no evaluation inside the timed slices.
     recipe = load_recipe(
-        None, WORKLOADS[name] + ["train.steps=100000000", "train.eval_every=100000000", f"train.device={device}"]
+        None, WORKLOADS[name] + ["train.steps=10000000", "train.eval_every=10000000", f"train.device={device}"]
     )
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory(prefix="gradclinic-overhead-") as tmp:

@@ -120,11 +120,13 @@ def assert_clean(code: int, message: str, peak: int) -> None:
 
 # --- recipe text ---------------------------------------------------------------
 
+# No subnormal floats: a run trained in-process by an earlier test turns on torch.set_flush_denormal
+# (engine/training/session.py), and hypothesis then refuses to generate subnormals at all.
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False),
     st.text(max_size=40),
     st.sampled_from(["mlp", "cnn", "rnn", "digits", "csv", "adam", "sgd", "relu", "sigmoid", "../../etc/passwd"]),
 )
@@ -198,7 +200,7 @@ def test_too_many_overrides_are_refused_by_count():
 
 cells = st.one_of(
     st.integers(-5, 5).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False).map(repr),
     st.sampled_from(["", "1e308", "-1e308", "1e300", "nan", "inf", "abc", '"', "1,2", "\x00"]),
 )
 
