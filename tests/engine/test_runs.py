@@ -12,19 +12,10 @@ from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
 from engine.control import lifecycle, queue
 from engine.store import Store
+from tests.engine.fault_helpers import wait_for
 
 LONG = ["model.depth=2", "model.width=16", "train.steps=200000", "train.eval_every=100"]
 SHORT = ["model.depth=2", "model.width=16", "train.steps=150", "train.eval_every=50"]
-
-
-def wait_for(predicate, timeout=60.0, every=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture
