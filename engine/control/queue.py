@@ -29,17 +29,23 @@ from typing import Any
 import pandas as pd
 
 from engine.config.errors import RecipeError
+from engine.control import warm
 from engine.store import Store, StoreBusy
 from engine.store.connection import LOCK_WAIT_S
 from engine.worker import log_path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STALE_HEARTBEAT_S = 120.0  # alive pid but silent this long: treat as hung
+CPU_RUNS_CAP = 8  # more CPU runs at once than this only divide the same cores (and memory) finer
 MAX_RUNS_LIMIT = 64  # $GRADCLINIC_MAX_RUNS above this is a typo, not a plan: each run is a process
 
 
 def default_concurrency() -> int:
-    """One run per GPU; on CPU, one per two cores. ``$GRADCLINIC_MAX_RUNS`` (1..64) overrides.
+    """One run per GPU; on CPU, one per core, at most :data:`CPU_RUNS_CAP`. ``$GRADCLINIC_MAX_RUNS`` (1..64) overrides.
+
+    The runs of a lesson are small: on a 2-core laptop two of them side by side, one
+    thread each, finish a lesson sooner than one at a time on two threads, since a
+    small model's matrix products gain little from a second thread.
 
     Raises :class:`RecipeError` naming the variable when it is not such a number.
     """
@@ -56,7 +62,7 @@ def default_concurrency() -> int:
             )
         return limit
     gpus = len(glob.glob("/dev/nvidia[0-9]*"))  # counted without importing torch
-    return gpus if gpus else max(1, (os.cpu_count() or 2) // 2)
+    return gpus if gpus else max(1, min(os.cpu_count() or 1, CPU_RUNS_CAP))
 
 
 def pid_alive(pid: Any) -> bool:
@@ -159,8 +165,32 @@ def schedule(store: Store, max_running: int | None = None, wait_s: float | None 
 
 
 def spawn(store: Store, run_id: str) -> None:
+    """Start the worker of a claimed run: forked by the warm server when one runs, else a fresh interpreter."""
     log = log_path(store, run_id)
-    env = {**os.environ, "GRADCLINIC_HOME": str(store.home), "PYTHONUNBUFFERED": "1"}
+    pid = _spawn_warm(store, run_id, log)
+    if pid is None:
+        pid = _spawn_cold(store, run_id, log)
+        warm.ensure_started()  # the next run starts warm
+    if not pid:
+        return  # sent to the warm server, which did not answer: the worker records its own pid
+    # The claim holds the claimer's pid until this write; a reader's short wait is not enough for it.
+    try:
+        with store.lock_wait(max(store.lock_wait_s, LOCK_WAIT_S)):
+            store.update_run(run_id, pid=pid, heartbeat=time.time())
+    except StoreBusy:
+        pass  # the worker records its own pid as it starts
+
+
+def _worker_env(store: Store) -> dict[str, str]:
+    return {**os.environ, "GRADCLINIC_HOME": str(store.home), "PYTHONUNBUFFERED": "1"}
+
+
+def _spawn_warm(store: Store, run_id: str, log: Path) -> int | None:
+    return warm.request(run_id, log, _worker_env(store))
+
+
+def _spawn_cold(store: Store, run_id: str, log: Path) -> int:
+    env = _worker_env(store)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "engine.worker", run_id],
@@ -171,12 +201,7 @@ def spawn(store: Store, run_id: str) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: Ctrl-C in a terminal or a rerun never reaches it
         )
-    # The claim holds the claimer's pid until this write; a reader's short wait is not enough for it.
-    try:
-        with store.lock_wait(max(store.lock_wait_s, LOCK_WAIT_S)):
-            store.update_run(run_id, pid=proc.pid, heartbeat=time.time())
-    except StoreBusy:
-        pass  # the worker records its own pid as it starts
+    return proc.pid
 
 
 def kill_group(pid: int | None) -> None:

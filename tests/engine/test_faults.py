@@ -59,7 +59,8 @@ def hooked(fault_dir: Path, **hooks: str):
     """The environment that loads the fault hooks into the next worker."""
     fault_dir.mkdir(exist_ok=True)
     extra = {f"GC_FAULT_{k.upper()}": v for k, v in hooks.items()}
-    return env(GC_FAULT_DIR=str(fault_dir), PYTHONPATH=f"{HOOKS}{os.pathsep}{ROOT}", **extra)
+    # The hooks load at interpreter start (sitecustomize), which a worker forked warm never runs: start cold.
+    return env(GC_FAULT_DIR=str(fault_dir), PYTHONPATH=f"{HOOKS}{os.pathsep}{ROOT}", GRADCLINIC_WARM="0", **extra)
 
 
 @pytest.fixture
