@@ -103,7 +103,7 @@ def free_port() -> int:
 class Server:
     """``streamlit run app/main.py`` on 127.0.0.1:<free port>, in its own process group."""
 
-    def __init__(self, home: Path, *, max_runs: int = 2, log: Path | None = None, extra_env: dict | None = None):
+    def __init__(self, home: Path, *, max_runs: int | None = 2, log: Path | None = None, extra_env: dict | None = None):
         self.home = Path(home)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -115,6 +115,8 @@ class Server:
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
+        if max_runs is None:  # the app's own default concurrency
+            env.pop("GRADCLINIC_MAX_RUNS")
         cmd = [
             sys.executable,
             "-m",
