@@ -31,3 +31,11 @@ MAX_LESSON_CHARS = 20_000
 #: Variants in a recipe's ``compare:`` block, and questions in ``questions:``.
 MAX_VARIANTS = 32
 MAX_QUESTIONS = 20
+#: What a person writes on a run (the Runs page, ``Store.set_tags``/``set_notes``): tags are
+#: short words, a few to a run; a note is a line or two.
+MAX_TAGS = 12
+MAX_TAG_CHARS = 32
+MAX_NOTE_CHARS = 2000
+#: Slow motion: the longest wait between two steps, in ms. A 1,000-step run at the cap
+#: takes about 17 minutes, which is as slow as a class will watch.
+MAX_PACE_MS = 1000

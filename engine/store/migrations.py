@@ -7,6 +7,7 @@ file's version to :data:`engine.store.schema.SCHEMA_VERSION`.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -98,5 +99,28 @@ def v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+#: The columns version 4 added to ``runs``: what a person sets on a run (tags, notes) and
+#: what asks its worker to wait (pause, slow motion).
+V4_RUN_COLUMNS = ("tags", "notes", "paused", "pace_ms")
+
+
+def column_ddl(table: str, column: str) -> str:
+    """The definition of ``table.column`` as :data:`SCHEMA` writes it (``"tags TEXT NOT NULL DEFAULT ''"``)."""
+    body = SCHEMA[SCHEMA.index(f"CREATE TABLE IF NOT EXISTS {table} (") :]
+    body = body[: body.index(");")]
+    match = re.search(rf"^\s*({re.escape(column)}\s[^,\n]*)", body, re.MULTILINE)
+    if match is None:
+        raise KeyError(f"{table}.{column} is not in the schema")
+    return match.group(1).strip()
+
+
+def v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4 gives each run its tags and notes, and the pause and slow-motion controls."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for column in V4_RUN_COLUMNS:
+        if column not in have:  # (a file rebuilt by hand may have some already)
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {column_ddl('runs', column)}")
+
+
 #: The step that converts a file of version N (the key) to N + 1.
-STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {1: v1_to_v2, 2: v2_to_v3}
+STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {1: v1_to_v2, 2: v2_to_v3, 3: v3_to_v4}

@@ -33,13 +33,17 @@ Layout notes (see "Performance design" in DESIGN.md):
   scalar ``value`` means NaN and is read back as NaN. ±Inf are stored as REAL.
 * Rewriting an existing (run, name, step) or (run, stat, step) replaces the
   value (upsert), so a resumed worker may flush a step again.
+* ``runs.tags`` and ``runs.notes`` are what a person writes on a run (checked by
+  :mod:`engine.store.annotations`); ``runs.paused`` and ``runs.pace_ms`` ask its
+  worker to wait, which it reads at each flush beside ``stop_requested``.
+  Schema version 4 added the four columns.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -65,7 +69,11 @@ CREATE TABLE IF NOT EXISTS runs (
     total_steps    INTEGER,
     error          TEXT,
     summary_json   TEXT,
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    tags           TEXT NOT NULL DEFAULT '',
+    notes          TEXT NOT NULL DEFAULT '',
+    paused         INTEGER NOT NULL DEFAULT 0,
+    pace_ms        INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_name ON runs(name);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);

@@ -24,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ import pandas as pd
 from engine.config.errors import RecipeError, StoreError
 from engine.config.names import STATUSES, TERMINAL, severity_rank
 from engine.store import schema
+from engine.store.annotations import check_notes, check_tags
 from engine.store.connection import StoreBase
 from engine.store.connection import as_int as _int
 from engine.store.connection import dumps as _dumps
@@ -68,10 +69,22 @@ _LIST_COLUMNS = [
     "total_steps",
     "error",
     "stop_requested",
+    "tags",
+    "notes",
+    "paused",
+    "pace_ms",
 ]
 _FINDING_KEYS = ("code", "severity", "first_step", "layers", "message", "evidence", "remedies")
 #: Which layer catalogue a per-layer statistic follows (``stat_names.scope``).
 SCOPES = ("param", "activation")
+
+
+class RunControl(NamedTuple):
+    """What a running run's worker is asked, read in one lookup at each flush."""
+
+    stop: bool  # stop cooperatively (also when the run was deleted)
+    paused: bool  # wait before the next step until unpaused
+    pace_ms: int  # slow motion: wait this long after every step (0: full speed)
 
 
 def _check_status(status: str) -> None:
@@ -107,8 +120,12 @@ class Store(StoreBase):
         group: str | None = None,
         total_steps: int | None = None,
         status: str = "queued",
+        pace_ms: int = 0,
     ) -> str:
-        """Insert a run for the resolved ``recipe`` (stored as JSON) and return its new 8-hex-char id."""
+        """Insert a run for the resolved ``recipe`` (stored as JSON) and return its new 8-hex-char id.
+
+        ``pace_ms`` starts it in slow motion (see :meth:`set_pace`).
+        """
         _check_status(status)
         recipe = dict(recipe)
         now = time.time()
@@ -122,6 +139,7 @@ class Store(StoreBase):
             now if status != "queued" else None,
             now if status in TERMINAL else None,
             _int(total_steps),
+            int(pace_ms),
         )
         for _ in range(50):
             run_id = secrets.token_hex(4)
@@ -129,7 +147,7 @@ class Store(StoreBase):
                 with self._write() as c:
                     seq = c.execute(
                         "INSERT INTO runs (id, name, recipe, recipe_json, status, group_id, created, started,"
-                        " ended, total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " ended, total_steps, pace_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (run_id, *row),
                     ).lastrowid
             except sqlite3.IntegrityError:  # the random id is taken: draw again
@@ -173,6 +191,7 @@ class Store(StoreBase):
         summary = run.pop("summary_json")
         run["summary"] = None if summary is None else loads(summary, run_id, "summary", self.home)
         run["stop_requested"] = bool(run["stop_requested"])
+        run["paused"] = bool(run["paused"])
         return run
 
     def runs_dir(self, run_id: str) -> Path:
@@ -199,6 +218,7 @@ class Store(StoreBase):
             self._rows(sql, (*params, -1 if limit is None else int(limit), int(offset))), columns=_LIST_COLUMNS
         )
         df["stop_requested"] = df["stop_requested"].astype(bool)
+        df["paused"] = df["paused"].astype(bool)
         for column in ("step", "total_steps", "pid"):  # a queued run has none: <NA>, never a float NaN
             df[column] = df[column].astype("Int64")
         return df
@@ -209,6 +229,22 @@ class Store(StoreBase):
         """How many runs :meth:`list_runs` would return with these filters (for pagination)."""
         where, params = self._run_filter(status, recipe, group)
         return int(self._rows(f"SELECT COUNT(*) FROM runs {where}", params)[0][0])
+
+    def groups(self) -> pd.DataFrame:
+        """The comparison groups, newest first: DataFrame[group_id, recipe, runs, created]."""
+        rows = self._rows(
+            "SELECT group_id, MIN(recipe), COUNT(*), MIN(created) FROM runs WHERE group_id IS NOT NULL"
+            " GROUP BY group_id ORDER BY MIN(created) DESC"
+        )
+        return pd.DataFrame(rows, columns=["group_id", "recipe", "runs", "created"])
+
+    def summaries(self, run_ids: Iterable[str]) -> dict[str, dict | None]:
+        """{run id: its summary (a dict), or None before the run ended}: one query for a page of runs."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        rows = self._rows(f"SELECT id, summary_json FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return {i: None if s is None else loads(s, i, "summary", self.home) for i, s in rows}
 
     def recipe_names(self) -> list[str]:
         """The distinct recipe names that have runs, sorted."""
@@ -294,6 +330,39 @@ class Store(StoreBase):
         """True once a stop was requested, or when the run has been deleted. One indexed lookup."""
         rows = self._rows("SELECT stop_requested FROM runs WHERE seq = ?", (self._seq(run_id),))
         return not rows or bool(rows[0][0])
+
+    def set_paused(self, run_id: str, paused: bool) -> None:
+        """Ask the run's worker to wait before its next step (True) or to go on (False)."""
+        self._update(run_id, "paused = ?", (int(bool(paused)),))
+
+    def set_pace(self, run_id: str, pace_ms: int) -> None:
+        """Slow motion: the worker waits ``pace_ms`` after each step (0: full speed). Bounds: ``lifecycle.set_pace``."""
+        if isinstance(pace_ms, bool) or int(pace_ms) != pace_ms or pace_ms < 0:
+            raise ValueError(f"pace_ms must be a whole number of milliseconds >= 0, got {pace_ms!r}")
+        self._update(run_id, "pace_ms = ?", (int(pace_ms),))
+
+    def control(self, run_id: str) -> RunControl:
+        """Stop, pause and pace as the worker should obey them now. One indexed lookup; a deleted run stops."""
+        rows = self._rows("SELECT stop_requested, paused, pace_ms FROM runs WHERE seq = ?", (self._seq(run_id),))
+        if not rows:
+            return RunControl(stop=True, paused=False, pace_ms=0)
+        stop, paused, pace_ms = rows[0]
+        return RunControl(bool(stop), bool(paused), int(pace_ms or 0))
+
+    def set_tags(self, run_id: str, tags: str | Iterable[str] | None) -> str:
+        """Replace the run's tags (comma-separated words, or a list); returns them as stored.
+
+        Refused with one :class:`RecipeError` naming the tag at fault (:func:`annotations.check_tags`).
+        """
+        stored = check_tags(tags)
+        self._update(run_id, "tags = ?", (stored,))
+        return stored
+
+    def set_notes(self, run_id: str, notes: str | None) -> str:
+        """Replace the run's notes (one line of text); returns them as stored (:func:`annotations.check_notes`)."""
+        stored = check_notes(notes)
+        self._update(run_id, "notes = ?", (stored,))
+        return stored
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run, all its rows and its folder. Big tables go in chunks so writers are not starved."""
