@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.logic import common, toggles
+from app.logic import axes, common, toggles
 from app.logic.live import RunFeed
 from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
@@ -38,6 +38,13 @@ class ComparisonView:
     version: tuple = ()  # changes when any run has new rows: the figure cache key
     seed_groups: dict[str, list[pd.DataFrame]] = field(default_factory=dict)  # variant -> its seeds' scalars
     group_ids: tuple = ()  # each run's group (None for a run launched alone), in run order
+    clocks: dict[str, axes.RunClock] = field(default_factory=dict)  # display label -> its steps' epochs, time
+    seed_labels: dict[str, list[str]] = field(default_factory=dict)  # variant -> its runs' display labels
+
+    @property
+    def variant_of(self) -> dict[str, str]:
+        """{run label: its variant's label}: a highlighted run lights up its variant's band."""
+        return {label: v for v, labels in self.seed_labels.items() for label in labels}
 
     @property
     def multi_seed(self) -> bool:
@@ -165,7 +172,29 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         version=tuple(feeds[r].version for r in run_ids),
         seed_groups={v["label"]: [feeds[r].wide for r in v["runs"]] for v in summary["variants"]},
         group_ids=tuple(r.get("group_id") for r in runs),
+        clocks={labels[r]: feeds[r].clock for r in run_ids},
+        seed_labels={v["label"]: [labels[r] for r in v["runs"]] for v in summary["variants"]},
     )
+
+
+def on_axis(view: ComparisonView, x: axes.XAxis) -> tuple[dict[str, pd.DataFrame], dict[str, list[pd.DataFrame]]]:
+    """The runs' scalars (label -> table) and the seed groups (variant -> tables) with their index on ``x``."""
+    wides = {label: axes.on_axis(w, view.clocks[label], x) for label, w in view.wides.items()}
+    return wides, {v: [wides[label] for label in labels] for v, labels in view.seed_labels.items()}
+
+
+def seeds_share_x(view: ComparisonView, x: axes.XAxis) -> bool:
+    """True when every variant's seeds put each step at one x, so a mean and band over them exist.
+
+    Steps, epochs and samples do (seeds share the batch and the data's size); training time
+    does not: each seed ran at its own speed.
+    """
+    if x.key == "time":
+        return False
+    if x.key == "step":
+        return True
+    key = (lambda c: c.steps_per_epoch) if x.key == "epoch" else (lambda c: c.rows_per_step)
+    return all(len({key(view.clocks[label]) for label in labels}) == 1 for labels in view.seed_labels.values())
 
 
 def summary_table(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui
-from app.components import curves, heatmaps, theme
+from app.components import heatmaps, overlays, theme
 from app.logic import common
 from app.logic import compare as comparison
+from app.widgets import curve_controls
 from engine.config.errors import RecipeError, StoreError
 
 store = ui.store()
@@ -34,7 +35,7 @@ else:
     run_ids = c2.multiselect(
         "Runs (the first is the baseline)", list(labels), default=default, format_func=lambda i: labels.get(i, i)
     )
-st.query_params.from_dict({"group": group} if group else {"runs": run_ids} if run_ids else {})
+ui.set_query({"group": group} if group else {"runs": run_ids} if run_ids else {})
 
 if len(run_ids) < 2:
     st.info("Pick a group, or two or more runs, to compare. The first run is the baseline.")
@@ -60,51 +61,71 @@ def body() -> None:
     ui.table(view.table.set_index("run") if P else view.table)
 
     metric_col, metric_label = view.metric_column
-    version = (view.version, P)
+    settings = curve_controls.curve_controls("cmp:curves", view.clocks, runs=list(view.labels.values()))
+    x = settings.x
+    wides, groups = comparison.on_axis(view, x)
+    bands = view.multi_seed and comparison.seeds_share_x(view, x)
+    st.caption(
+        "Hover a line to name its run · click a legend entry to hide that run, double-click to show it alone"
+        " · **Highlight** draws one run bold over the others."
+        + (
+            " Each seed runs at its own speed, so on wall time every seed is its own line."
+            if view.multi_seed and not bands
+            else ""
+        )
+    )
+    version = (view.version, P, settings)
 
     def validation_chart(column: str, label: str, log_y: bool | None = False):
         """One validation metric per variant: mean and ±1 sd band over seeds, or one line per run."""
         y_label = f"val {label}" + (" (%)" if label == "accuracy" else "")
-        if view.multi_seed:
-            return curves.seed_band_curves(
-                view.seed_groups,
+        if bands:
+            return overlays.seed_band_curves(
+                groups,
                 column,
                 title=f"Validation {label}: mean and ±1 sd over seeds",
-                colours={name: theme.run_colour(i) for i, name in enumerate(view.seed_groups)},
+                colours={name: theme.run_colour(i) for i, name in enumerate(groups)},
                 presentation=P,
                 y_label=y_label,
+                x_label=x.title,
                 log_y=log_y,
+                highlight=view.variant_of.get(settings.highlight or ""),
             )
-        return curves.compare_curves(
-            view.wides,
+        return overlays.compare_curves(
+            wides,
             column,
             title=f"Validation {label}",
             colours=colours,
             presentation=P,
             y_label=y_label,
+            x_label=x.title,
             log_y=log_y,
+            highlight=settings.highlight,
         )
 
-    charts = [("cmp:metric", lambda: validation_chart(metric_col, metric_label))]
+    metric_log = settings.log_y if metric_col == "val_loss" else False
+    charts = [("cmp:metric", lambda: validation_chart(metric_col, metric_label, log_y=metric_log))]
     if metric_col != "val_loss":  # accuracy leads: validation loss goes beside it (overfitting shows there first)
-        charts.append(("cmp:val_loss", lambda: validation_chart("val_loss", "loss", log_y=None)))
+        charts.append(("cmp:val_loss", lambda: validation_chart("val_loss", "loss", log_y=settings.log_y)))
     charts.append(
         (
             "cmp:loss",
-            lambda: curves.compare_curves(
-                view.wides,
+            lambda: overlays.compare_curves(
+                wides,
                 "train_loss",
-                title="Training loss (log scale)",
+                title="Training loss",
                 y_label="loss",
+                x_label=x.title,
                 colours=colours,
                 presentation=P,
-                log_y=True,
-                smooth_span=20,
+                log_y=settings.log_y,
+                smoothing=settings.smoothing,
+                highlight=settings.highlight,
             ),
         )
     )
     for start in range(0, len(charts), 2):
-        for col, (key, build) in zip(st.columns(2), charts[start : start + 2]):
+        for col, (key, build) in zip(ui.chart_columns(2), charts[start : start + 2]):
             with col:
                 ui.plot(ui.memo(key, version, build))
     items = [(label, *view.grads[rid]) for rid, label in view.labels.items() if rid in view.grads]
