@@ -33,6 +33,7 @@ from engine.diagnosis.diagnose import diagnose_into_store
 from engine.models import build_model
 from engine.models.base import ClinicModel
 from engine.training import checkpoint
+from engine.training.boundary import BoundaryView
 from engine.training.events import Callback
 from engine.training.probing.manager import ProbeManager
 from engine.training.recorder import Recorder
@@ -117,7 +118,9 @@ def _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resum
     recipe, device = prepared.recipe, prepared.device
     probes = ProbeManager.for_recipe(prepared.model, recipe)
     recorder = Recorder(store, run_id, probes, on_flush=on_flush, diagnose=diagnose_into_store)
-    callbacks = [probes, recorder] + list(extra_callbacks or [])
+    # Before the recorder, so each picture goes out with the same flush as its evaluation.
+    picture = BoundaryView.for_run(prepared.data, prepared.model, recipe)
+    callbacks = [probes, *([picture] if picture else []), recorder] + list(extra_callbacks or [])
     t0 = time.perf_counter()
     store.update_run(run_id, device=str(device), pid=os.getpid())
     store.set_status(run_id, "running")
