@@ -17,7 +17,14 @@ import streamlit as st  # noqa: E402
 
 from app import ui  # noqa: E402
 
-st.set_page_config(page_title="Gradient Clinic", page_icon="🩺", layout="wide")
+ui.start_presentation_sync()  # ?present=1 survives reloads, links and page switches
+# A projector needs the width: presentation mode opens with the sidebar folded away.
+st.set_page_config(
+    page_title="Gradient Clinic",
+    page_icon="🩺",
+    layout="wide",
+    initial_sidebar_state="collapsed" if ui.presentation() else "auto",
+)
 
 pages = [
     st.Page(ui.LAUNCH, title="Launch", icon=":material/rocket_launch:", default=True),
@@ -28,9 +35,17 @@ pages = [
 page = st.navigation(pages)
 
 with st.sidebar:
-    st.toggle("Presentation mode", key="presentation", help="Bigger fonts and charts for a projector.")
+    st.toggle(
+        "Presentation mode",
+        key=ui.PRESENTATION_KEY,
+        help="Large type, one chart a row and high contrast, for a projector. Kept in the link (?present=1).",
+    )
     st.caption(f"Run store: `{ui.store().home}`")
 
-ui.apply_presentation_css()  # once here, for whichever page runs
+ui.apply_css()  # once here, for whichever page runs
+ui.warm_up()  # once per server process: the first Launch starts warm
 ui.tick_queue()
 page.run()
+# A page that rewrote its whole query without ui.set_query: put `present` back (reached only when
+# the page ran to its end; st.stop and page switches skip it, which is why pages use set_query).
+ui.keep_presentation_param()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.config import limits
 from engine.config.errors import RecipeError, StoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID = 0, 1, 2
@@ -31,13 +32,24 @@ def _print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def _recipe(args):
+    """The recipe a command names, with its ``--set`` overrides.
+
+    ``custom``, the name a recipe without one gets, means the built-in defaults: the Launch
+    page's ``?recipe=custom`` setup (an uploaded CSV's) runs here exactly as the page prints it.
+    """
+    from engine.config.recipe import Recipe, list_recipe_names, load_recipe
+
+    defaults = Recipe.model_fields["name"].default
+    plain = args.recipe == defaults and defaults not in list_recipe_names() and not Path(args.recipe).exists()
+    return load_recipe(None if plain else args.recipe, args.set)
+
+
 # --- commands ------------------------------------------------------------------
 
 
 def cmd_run(args) -> int:
-    from engine.config.recipe import load_recipe
-
-    recipe = load_recipe(args.recipe, args.set)
+    recipe = _recipe(args)
     from engine.control import budget
 
     # Refused (exit 2) before torch loads or a run row exists when it cannot fit in memory.
@@ -123,10 +135,9 @@ def cmd_recipes(args) -> int:
 def cmd_check(args) -> int:
     """Validate a recipe and its data the way a run would, and train nothing: a dry run."""
     from engine import datasets
-    from engine.config.recipe import load_recipe
     from engine.control import budget
 
-    recipe = load_recipe(args.recipe, args.set)
+    recipe = _recipe(args)
     data = datasets.prepare(recipe.data, recipe.seed)
     fits = budget.check_fits(recipe)  # refused (exit 2) exactly as `run` would refuse it
     info: dict[str, Any] = {
@@ -209,11 +220,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_launch(args) -> int:
-    from engine.config.recipe import load_recipe
     from engine.control import lifecycle
 
-    recipe = load_recipe(args.recipe, args.set)
-    run_id = lifecycle.launch(_store(args), recipe, name=args.name)
+    recipe = _recipe(args)
+    run_id = lifecycle.launch(_store(args), recipe, name=args.name, pace_ms=lifecycle.check_pace(args.pace))
     print(run_id)
     return EXIT_OK
 
@@ -225,6 +235,39 @@ def cmd_stop(args) -> int:
     run_id = store.resolve(args.run)
     status = lifecycle.enforce_stop(store, run_id, grace=args.grace)
     print(f"{run_id}: {status}")
+    return EXIT_OK
+
+
+def cmd_pause(args) -> int:
+    """Ask a run to wait before its next step; `gradclinic unpause` lets it go on."""
+    from engine.control import lifecycle
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    lifecycle.pause(store, run_id)
+    print(f"{run_id}: paused (it waits at its next flush; `gradclinic unpause {run_id}` continues it)")
+    return EXIT_OK
+
+
+def cmd_unpause(args) -> int:
+    """Let a paused run go on from the step it waited at."""
+    from engine.control import lifecycle
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    lifecycle.unpause(store, run_id)
+    print(f"{run_id}: continuing")
+    return EXIT_OK
+
+
+def cmd_pace(args) -> int:
+    """Slow motion: the run waits MS milliseconds after every step (0: full speed)."""
+    from engine.control import lifecycle
+
+    store = _store(args)
+    run_id = store.resolve(args.run)
+    pace = lifecycle.set_pace(store, run_id, args.ms)
+    print(f"{run_id}: " + (f"{pace} ms after every step" if pace else "full speed"))
     return EXIT_OK
 
 
@@ -245,10 +288,9 @@ def cmd_resume(args) -> int:
 def cmd_compare(args) -> int:
     import time
 
-    from engine.config.recipe import load_recipe
     from engine.control import compare, queue
 
-    recipe = load_recipe(args.recipe, args.set)
+    recipe = _recipe(args)
     variants = compare.build_variants(recipe, args.vary, grid=args.grid)
     store = _store(args)
     group = compare.launch_group(store, recipe, variants, seeds=args.seeds)
@@ -397,7 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run", cmd_run, "train a recipe in the foreground with a progress bar")
-    p.add_argument("recipe", help="a recipe file, or the name of a built-in recipe (see `gradclinic recipes`)")
+    p.add_argument(
+        "recipe", help="a recipe file, a built-in recipe's name (see `gradclinic recipes`), or custom (the defaults)"
+    )
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.lr=0.01"
     )
@@ -408,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("check", cmd_check, "validate a recipe, its overrides and its data without training (a dry run)")
-    p.add_argument("recipe", help="a recipe file, or the name of a built-in recipe")
+    p.add_argument("recipe", help="a recipe file, the name of a built-in recipe, or custom (the defaults)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--json", action="store_true")
 
@@ -428,10 +472,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--name")
+    p.add_argument("--pace", default="0", metavar="MS", help="slow motion: wait MS ms after every step (default 0)")
 
     p = add("stop", cmd_stop, "stop a run (cooperatively; killed after a grace period)")
     p.add_argument("run")
     p.add_argument("--grace", type=float, default=10.0, help="seconds to wait before killing (default 10)")
+
+    p = add("pause", cmd_pause, "pause a running run before its next step (its worker keeps its place)")
+    p.add_argument("run")
+
+    for name in ("unpause", "continue"):
+        p = add(name, cmd_unpause, "let a paused run go on from where it waited")
+        p.add_argument("run")
+
+    p = add("pace", cmd_pace, "slow motion: wait MS milliseconds after every step of a run (0: full speed)")
+    p.add_argument("run")
+    p.add_argument("ms", metavar="MS", help=f"0 to {limits.MAX_PACE_MS} milliseconds per step")
 
     p = add("resume", cmd_resume, "continue a stopped or crashed run from its last checkpoint")
     p.add_argument("run")

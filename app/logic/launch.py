@@ -11,9 +11,9 @@ train on an arbitrary file. Uploads are checked before they are kept.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 from app.logic import toggles
 from engine import datasets
 from engine.config.errors import RecipeError
-from engine.config.recipe import Recipe, list_recipe_names, load_recipe
+from engine.config.recipe import Recipe, list_recipe_names, load_recipe, parse_override
 from engine.control import budget
 from engine.datasets import csv as csv_data
 from engine.store import default_home
@@ -44,7 +44,9 @@ ADVANCED_HINT = (
     "probes.intervals.<probe>",
     "train.device",
 )
-_SAFE = re.compile(r"[^A-Za-z0-9_-]+")  # no dots or slashes: the stem can never climb out
+# Letters, digits, spaces, _ - + ( ): "penguins (1).csv" keeps its name; no dots or slashes,
+# so the stem can never climb out of the uploads folder.
+_SAFE = re.compile(r"[^\w ()+-]+")
 # The order a course would take the lessons in; lessons not listed follow, by name.
 CURRICULUM = (
     "vanishing-sigmoid",
@@ -102,7 +104,7 @@ def resolve(
 
 def uploads_folder() -> Path:
     """Where the dashboard keeps uploads: ``uploads/`` in the store :func:`app.ui.store` opens."""
-    return Path(os.environ.get("GRADCLINIC_HOME") or default_home()).expanduser().resolve() / "uploads"
+    return Path(os.environ.get("GRADCLINIC_HOME") or default_home()).expanduser().resolve() / csv_data.UPLOADS
 
 
 def check_data_path(recipe: Recipe, base: Recipe, uploads: Path | None = None) -> None:
@@ -197,12 +199,14 @@ def run_name(base: Recipe, sets: dict[str, Any]) -> str:
 
 
 _CSV_KEYS = ("data.name", "data.params")
-_HASHED = re.compile(r"^[0-9a-f]{10}-")  # save_upload's content-hash prefix
 
 
 def upload_display_name(path: str | Path) -> str:
-    """The file name an upload was given, without the content-hash prefix :func:`save_upload` adds."""
-    return _HASHED.sub("", Path(str(path)).name)
+    """The file name an upload was given, without the content-hash prefix :func:`save_upload` adds.
+
+    The same name a running job's data errors use (:func:`engine.datasets.csv.shown_name`).
+    """
+    return csv_data.shown_name(path)
 
 
 def csv_upload(sets: dict[str, Any]) -> tuple[str, str] | None:
@@ -219,6 +223,29 @@ def page_title(base: Recipe, sets: dict[str, Any]) -> str:
     if base.name == CUSTOM and upload:
         return f"Your data: {upload[0]}"
     return base.title or base.name
+
+
+def cli_args(name: str, sets: dict[str, Any], *, home: str | Path | None = None, label: str | None = None) -> list[str]:
+    """The ``gradclinic run`` arguments that train this setup from a terminal, into the same store.
+
+    ``custom`` (where an uploaded CSV starts) names the built-in defaults there too; each
+    override is one ``--set key=value`` in the URL's own encoding, which ``--set`` reads back.
+    """
+    args = ["gradclinic", *(["--home", str(home)] if home else []), "run", name]
+    for key, value in sets.items():
+        args += ["--set", _flag(key, value)]
+    return args + (["--name", label] if label else [])
+
+
+def _flag(key: str, value: Any) -> str:
+    # `model.init=he_normal` where the bare word reads back as the same string; JSON otherwise.
+    plain = f"{key}={value}"
+    return plain if isinstance(value, str) and parse_override(plain) == (key, value) else toggles.encode(key, value)
+
+
+def cli_command(name: str, sets: dict[str, Any], *, home: str | Path | None = None, label: str | None = None) -> str:
+    """:func:`cli_args` as one line to paste into a POSIX shell (quoted where needed)."""
+    return shlex.join(cli_args(name, sets, home=home, label=label))
 
 
 def lesson_rest(base: Recipe) -> str:
@@ -297,9 +324,9 @@ def save_upload(home, filename: str, data: bytes):
 
     Stores without checking: :func:`accept_upload` checks first, then calls this.
     """
-    folder = home / "uploads"
+    folder = Path(home) / csv_data.UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{_stem(filename)}.csv"
+    path = folder / csv_data.upload_file_name(data, _stem(filename))
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
@@ -328,7 +355,8 @@ def _renamed(message: str, stored: str, shown: str) -> str:
 
 
 def _stem(filename: str) -> str:
-    return _SAFE.sub("_", filename.rsplit(".", 1)[0])[:40] or "data"
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]  # a browser may send C:\Users\me\name.csv
+    return _SAFE.sub("_", base.rsplit(".", 1)[0]).strip()[:40].strip() or "data"
 
 
 def recipe_cards() -> dict[str, dict[str, Any]]:

@@ -68,6 +68,10 @@ else:
     widgets.write_query(name, all_sets)
     with st.expander("Resolved recipe (what will run)"):
         st.json(recipe.to_dict(), expanded=False)
+    with st.expander("Command line (the same run from a terminal, into this run store)"):
+        st.code(
+            setup.cli_command(name, all_sets, home=store.home, label=setup.run_name(base, all_sets)), language="bash"
+        )
 
 with head:
     st.header(setup.page_title(base, all_sets))

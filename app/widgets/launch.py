@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from app import ui
 from app.logic import toggles
 from app.logic.launch import (
     CUSTOM,
@@ -33,7 +34,7 @@ def write_query(name: str, sets: dict[str, Any]) -> None:
     wanted = {"recipe": name, "set": [toggles.encode(k, v) for k, v in sets.items()]}
     current = {"recipe": st.query_params.get("recipe"), "set": st.query_params.get_all("set")}
     if wanted != current:
-        st.query_params.from_dict({k: v for k, v in wanted.items() if v})
+        ui.set_query({k: v for k, v in wanted.items() if v})
     # The URL now matches the widgets: only a URL changed from outside should reset them.
     st.session_state["_synced"] = (name, tuple(wanted["set"]))
 
@@ -45,7 +46,7 @@ def _recipes() -> dict[str, dict[str, Any]]:
 
 def choose(name: str, sets: list[str] | None = None) -> None:
     """Switch to recipe ``name`` (widgets reset to its values) and rerun. Draws nothing."""
-    st.query_params.from_dict({"recipe": name, **({"set": sets} if sets else {})})
+    ui.set_query({"recipe": name, **({"set": sets} if sets else {})})
     st.session_state.pop("_synced", None)
     st.rerun()
 
@@ -77,7 +78,7 @@ def picker(current: str) -> None:
 
 def _picked() -> None:
     # A callback runs before the script, so this rerun already reads the new recipe from the URL.
-    st.query_params.from_dict({"recipe": st.session_state[PICKER_KEY]})
+    ui.set_query({"recipe": st.session_state[PICKER_KEY]})
     st.session_state.pop("_synced", None)
 
 
@@ -172,7 +173,8 @@ def toggle_grid(base: Recipe) -> dict[str, Any]:
                     st.session_state[key] = base.get(t.key)
                 values[t.key] = st.selectbox(t.label, opts, key=key, help=t.help or None)
             elif t.kind in ("toggle", "early"):
-                values[t.key] = st.toggle(t.label, key=key, help=t.help or None)
+                # wrap: a label too long for its column (or for a projector's type) wraps, never "Residual connecti…"
+                values[t.key] = st.toggle(t.label, key=key, help=t.help or None, wrap=True)
             elif t.kind == "slider":
                 lo, hi, step = t.options
                 hi = max(hi, base.get(t.key))  # a recipe deeper than the slider still fits

@@ -11,7 +11,9 @@ that made a column non-numeric; never a whole line.
 from __future__ import annotations
 
 import csv as pycsv
+import hashlib
 import io
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -39,6 +41,11 @@ MAX_TARGET_ABS = 1e15
 _NAME_CHARS = 32  # longest excerpt of a column name, class or cell in a message
 _LISTED = 12  # most names listed in one message
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The dashboard keeps an upload as <store>/uploads/<content hash>-<the user's name>.csv: the
+# hash keeps two files of one name apart, and messages name the file by the user's name.
+UPLOADS = "uploads"
+_HASH_CHARS = 10
+_STORED = re.compile(rf"^[0-9a-f]{{{_HASH_CHARS}}}-(?=.)")
 
 
 class Params(BaseModel):
@@ -52,7 +59,7 @@ class Params(BaseModel):
 def load(params: dict, seed: int) -> Raw:
     """Read, check and encode the file; every problem is one :class:`DataError`."""
     path = resolve(params["path"])
-    where = clip(path.name, 80)
+    where = clip(shown_name(path), 80)
     with path.open("rb") as fh:
         head = fh.read(HEADER_BYTES)
     names = read_header(head, where, whole=path.stat().st_size <= HEADER_BYTES)
@@ -108,12 +115,27 @@ def resolve(raw_path: str) -> Path:
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise DataError(
-            f"data.params.path: {clip(path.name, 80)} is {_size(size)}; the limit is {_size(MAX_BYTES)} "
+            f"data.params.path: {clip(shown_name(path), 80)} is {_size(size)}; the limit is {_size(MAX_BYTES)} "
             f"for a CSV file, so sample or split it first"
         )
     if size == 0:
-        raise DataError(f"{clip(path.name, 80)}: the file is empty")
+        raise DataError(f"{clip(shown_name(path), 80)}: the file is empty")
     return path
+
+
+def upload_file_name(data: bytes, name: str) -> str:
+    """The name an upload is stored under in :data:`UPLOADS`: its content hash, then ``name`` (a safe stem)."""
+    return f"{hashlib.sha256(data).hexdigest()[:_HASH_CHARS]}-{name}.csv"
+
+
+def shown_name(path: str | Path) -> str:
+    """What messages call a CSV file: an upload by the name it was uploaded as, any other file by its own.
+
+    A run of an uploaded file opens ``uploads/3fa9c0d1e2-penguins.csv``; its errors must
+    say ``penguins.csv``, the file the user knows.
+    """
+    p = Path(str(path))
+    return _STORED.sub("", p.name) if p.parent.name == UPLOADS else p.name
 
 
 def read_header(head: bytes, where: str, whole: bool = True) -> list[str]:

@@ -43,7 +43,7 @@ def test_a_good_upload_is_kept_under_uploads_only_once_it_passed(tmp_path, priva
     """The penguins file passes the run's checks, is stored by content, and the check leaves no temp file."""
     path, error = setup.accept_upload(tmp_path, "my penguins.csv", PENGUINS, "species")
     assert error is None and path.parent == tmp_path / "uploads" and path.read_bytes() == PENGUINS
-    assert path.name.endswith("-my_penguins.csv")
+    assert path.name.endswith("-my penguins.csv")  # the name the user gave it, spaces and all
     assert not list(private_tmp.iterdir())
 
 
