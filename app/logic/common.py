@@ -22,8 +22,13 @@ STATUS_BADGE = {
 }
 
 
-def badge(status: str) -> str:
-    """A status with an icon, so a crashed or diverged run stands out in any table."""
+PAUSED_BADGE = "⏸️ paused"
+
+
+def badge(status: str, paused: bool = False) -> str:
+    """A status with an icon, so a crashed or diverged run stands out in any table; a paused running run says so."""
+    if paused and status == "running":
+        return PAUSED_BADGE
     return STATUS_BADGE.get(status, status)
 
 

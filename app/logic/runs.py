@@ -49,7 +49,7 @@ COLUMNS = [
 #: The columns a person edits in place; every other column is read-only.
 EDITABLE = ("tags", "notes")
 #: A paused run's status, shown instead of "running".
-PAUSED_BADGE = "⏸️ paused"
+PAUSED_BADGE = common.PAUSED_BADGE
 
 
 def page(store, *, page_size: int = 50, page: int = 1, now: float | None = None, **filters: Any) -> pd.DataFrame:
@@ -99,9 +99,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
 
 def status_badge(run: Mapping[str, Any]) -> str:
     """The status with its icon; a running run its worker was asked to pause reads "paused"."""
-    if run.get("status") == "running" and bool(run.get("paused")):
-        return PAUSED_BADGE
-    return common.badge(run["status"])
+    return common.badge(run["status"], bool(run.get("paused")))
 
 
 def problem(store, run: dict, findings: list[dict] | None = None) -> str:

@@ -89,6 +89,14 @@ with run_box:
         width="stretch",
         help="Start one run with the setup below and watch it live.",
     )
+    pace_ms = c1.selectbox(
+        "🐢 Slow motion",
+        lifecycle.PACE_CHOICES_MS,
+        format_func=lambda ms: f"{ms} ms a step" if ms else "off",
+        key="launch_pace",
+        help="Wait this long after every step, so that a short run can be watched in class; "
+        "the numbers it trains stay the same. The Live page can change it while the run trains.",
+    )
     chosen = c2.multiselect(
         "Variants to compare against the baseline",
         list(variant_options),
@@ -123,7 +131,7 @@ with run_box:
         st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
 
 if error is None and launch_clicked:
-    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, all_sets))
+    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, all_sets), pace_ms=int(pace_ms))
     ui.go(ui.LIVE, run=run_id)
 if error is None and (compare_clicked or lesson_clicked):
     baseline = setup.baseline_of(base, advanced_text)
@@ -133,7 +141,9 @@ if error is None and (compare_clicked or lesson_clicked):
         else [(label, variant_options[label]) for label in chosen]
     )
     try:
-        group = compare.launch_group(store, baseline, [("baseline", {})] + picked_variants, seeds=int(seeds))
+        group = compare.launch_group(
+            store, baseline, [("baseline", {})] + picked_variants, seeds=int(seeds), pace_ms=int(pace_ms)
+        )
     except RecipeError as exc:
         st.error(f"**Cannot compare:** {exc}")
     else:

@@ -23,7 +23,7 @@ from engine.config.errors import RecipeError, excerpt
 from engine.config.metrics import ACCURACY, headline
 from engine.config.names import TERMINAL
 from engine.config.recipe import Recipe, parse_override
-from engine.control import labels, queue, stats
+from engine.control import labels, lifecycle, queue, stats
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
@@ -76,9 +76,14 @@ def build_variants(recipe: Recipe, vary: list[str] | None = None, grid: bool = F
 
 
 def launch_group(
-    store, recipe: Recipe, variants: list[tuple[str, dict]], seeds: int = 1, max_running: int | None = None
+    store,
+    recipe: Recipe,
+    variants: list[tuple[str, dict]],
+    seeds: int = 1,
+    max_running: int | None = None,
+    pace_ms: int = 0,
 ) -> str:
-    """Queue every variant (x seeds) as one group; returns the group id.
+    """Queue every variant (x seeds) as one group; returns the group id. ``pace_ms``: slow motion for all.
 
     Refuses (RecipeError, nothing queued) seeds outside 1..``limits.MAX_SEEDS`` and more than
     ``limits.MAX_RUNS_PER_COMMAND`` runs in all.
@@ -90,6 +95,7 @@ def launch_group(
             f"seeds: {len(variants)} variants x {seeds} seeds = {len(variants) * seeds} runs; "
             f"one command may queue at most {limits.MAX_RUNS_PER_COMMAND}"
         )
+    pace_ms = lifecycle.check_pace(pace_ms)
     group = secrets.token_hex(4)
     planned = []
     for label, sets in variants:
@@ -101,7 +107,7 @@ def launch_group(
     for name, r in planned:  # nothing is queued unless every run fits in memory
         budget.check_fits(r, label=name)
     for name, r in planned:
-        store.create_run(r.to_dict(), name=name, group=group, total_steps=r.train.steps)
+        store.create_run(r.to_dict(), name=name, group=group, total_steps=r.train.steps, pace_ms=pace_ms)
     queue.schedule(store, max_running)
     return group
 

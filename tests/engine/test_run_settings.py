@@ -142,3 +142,17 @@ def test_a_stopped_run_resumes_unpaused(store, run, monkeypatch):
     (store.runs_dir(run) / "state.pt").write_bytes(b"checkpoint")
     lifecycle.resume(store, run)
     assert store.get_run(run)["status"] == "queued" and not store.control(run).paused
+
+
+def test_a_group_launched_in_slow_motion_has_every_run_at_that_pace(store, monkeypatch):
+    """Launch's slow motion reaches every run of a lesson or comparison; a bad pace queues nothing."""
+    from engine.config.recipe import load_recipe
+    from engine.control import compare, queue
+
+    monkeypatch.setattr(queue, "schedule", lambda *a, **k: [])  # rows only: no worker starts
+    recipe = load_recipe(None, ["train.steps=50"])
+    group = compare.launch_group(store, recipe, [("baseline", {}), ("wide", {"model.width": 32})], pace_ms=20)
+    assert store.list_runs(group=group)["pace_ms"].tolist() == [20, 20]
+    with pytest.raises(RecipeError, match="pace"):
+        compare.launch_group(store, recipe, [("baseline", {})], pace_ms=-5)
+    assert len(store.list_runs()) == 2
