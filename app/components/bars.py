@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .theme import empty_figure, run_colour, style, with_step
+from .theme import empty_figure, log_axis, pow10_label, run_colour, style, with_step
 
 __all__ = ["layer_bar", "activation_fractions"]
 
@@ -19,9 +19,7 @@ _LAYER_AXIS = "layer (input → output)"
 
 
 def _fmt(v: float) -> str:
-    if np.isnan(v):
-        return "no value"
-    return "0" if v == 0 else f"{v:.3g}"
+    return "no value" if np.isnan(v) else pow10_label(v, 3)
 
 
 def _layer_xaxis(fig: go.Figure, names: list[str]) -> None:
@@ -95,12 +93,14 @@ def layer_bar(
         )
     fig.update_layout(title=dict(text=full_title), showlegend=False, hovermode="closest")
     _layer_xaxis(fig, names)
-    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear", exponentformat="power" if log_y else "B")
-    if log_y and drawable.any():
+    fig.update_yaxes(title_text=y_label)
+    if log_y:
         # Log bars grow from the bottom of the range: start it half a decade
         # below the smallest bar so that bar is still visible.
-        logs = np.log10(v[drawable])
-        fig.update_yaxes(range=[logs.min() - 0.5, logs.max() + 0.3])
+        logs = np.log10(v[drawable]) if drawable.any() else np.zeros(1)
+        lo, hi = logs.min() - 0.5, logs.max() + 0.3
+        lo = min(lo, np.floor(hi))  # at least one whole decade inside, so the axis has a 10ⁿ label
+        log_axis(fig, "y", span_decades=hi - lo, range=[lo, hi])
     return style(fig, presentation=presentation)
 
 

@@ -6,6 +6,7 @@ projector font) reaches every chart at once.
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -18,7 +19,27 @@ __all__ = [
     "chart_height",
     "font_size",
     "empty_figure",
+    "log_axis",
+    "pow10",
+    "pow10_label",
+    "decade_ticks",
+    "pow10_labels",
+    "SEQUENTIAL",
+    "SHARES",
+    "DIVERGING",
+    "DENSITY",
 ]
+
+#: Colour scales by kind of quantity, so the same kind reads the same on every chart.
+#: A magnitude on a log scale (gradient norm, weight norm, activation spread): perceptually
+#: uniform and colour-blind safe, dark = small, bright = large.
+SEQUENTIAL = "Viridis"
+#: A share from 0 to 1 (dead, saturated units): its own sequential scale, so it is not read as a magnitude.
+SHARES = "Cividis"
+#: Only around a meaningful centre (the 10⁻³ update rule, a mean of 0): blue below, red above, white at it.
+DIVERGING = "RdBu_r"
+#: How often values fall in a histogram bin: white for none, darker for more.
+DENSITY = "Blues"
 
 #: Okabe & Ito's colour-blind-safe palette, reordered so the first runs get
 #: the colours that read best on a washed-out projector; yellow is last
@@ -36,7 +57,9 @@ RUN_COLOURS: tuple[str, ...] = (
 
 _FONT = {False: 14, True: 22}
 _HEIGHT = {False: 420, True: 620}
-_FONT_FAMILY = "Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
+# Streamlit's own web font first: a chart drawn with its own colours (presentation mode) reads
+# in the page's type and its titles fit the widths measured for it.
+_FONT_FAMILY = "'Source Sans', 'Source Sans Pro', Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
 def run_colour(index: int) -> str:
@@ -93,13 +116,15 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
         font=dict(family=_FONT_FAMILY, size=size, color="#222"),
         title=dict(
             font=dict(size=title_size),
+            # From the chart's left edge, not the plot area's: a heatmap's layer names push the
+            # plot area right, and plotly cuts a title that runs past the chart.
             x=0.0,
             xanchor="left",
-            xref="paper",
+            xref="container",
             y=1.0,
             yref="container",
             yanchor="top",
-            pad=dict(t=round(size * 0.6)),
+            pad=dict(t=round(size * 0.6), l=round(size * 0.6)),
         ),
         margin=dict(l=round(size * 4.5), r=round(size * 1.5), t=top, b=round(size * 4)),
         legend=dict(
@@ -137,3 +162,81 @@ def empty_figure(
     fig.update_yaxes(title_text=y_label, showticklabels=False, zeroline=False)
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(color="#888"))
     return style(fig, presentation=presentation)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def pow10(exponent: float) -> str:
+    """``10⁻³`` for ``-3``: the one way every chart and caption writes a power of ten."""
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+
+
+def pow10_label(value: float, digits: int = 2) -> str:
+    """A number in the house notation: ``3.2×10⁻⁴`` for small or large values, plain ``0.25`` otherwise.
+
+    Log-scale colour bars, hover text and captions all use it, so one screen never mixes
+    ``-16``, ``1e-3`` and ``10⁻¹⁵`` for the same kind of number.
+    """
+    if value is None:
+        return "–"
+    return str(pow10_labels([value], digits)[0])
+
+
+def log_axis(fig: go.Figure, axis: str = "y", *, span_decades: float | None = None, **kwargs) -> go.Figure:
+    """Make ``fig``'s x or y axis logarithmic in the house notation: labels ``10ⁿ``, no minor ticks.
+
+    Ticks sit on whole decades; a range wider than about eight decades labels every
+    second or third one, so a diverging loss (10⁻⁴ to 10¹³) never overprints its axis.
+    """
+    step = 1
+    if span_decades is not None and span_decades > 8:
+        step = int(-(-span_decades // 8))
+    settings = dict(
+        type="log", exponentformat="power", showexponent="all", dtick=step, minor=dict(showgrid=False, ticks="")
+    )
+    settings.update(kwargs)
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**settings)
+    return fig
+
+
+def decade_ticks(lo: float, hi: float, *, max_ticks: int = 8) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks for a log10 colour range ``[lo, hi]``: whole decades, labelled ``10ⁿ``.
+
+    A range wider than ``max_ticks`` decades labels every second (or third...) decade; a range
+    narrower than one decade still gets its nearest decade, so a bar is never unlabelled.
+    """
+    first, last = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
+    if last < first:  # no whole decade inside: the nearest one to the middle
+        first = last = int(round((lo + hi) / 2))
+    step = max(1, -(-(last - first + 1) // max_ticks))
+    vals = [float(k) for k in range(first, last + 1, step)]
+    return vals, [pow10(v) for v in vals]
+
+
+def pow10_labels(values, digits: int = 3) -> np.ndarray:
+    """:func:`pow10_label` over a whole array at once (an object array of str): heatmap hover text.
+
+    A heatmap has thousands of cells and plotly ships their text on every refresh, so this is
+    vectorised; "0", "inf", "-inf" and "nan" read as such.
+    """
+    v = np.asarray(values, dtype=float)
+    out = np.char.mod(f"%.{digits}g", np.where(np.isfinite(v), v, 0.0)).astype(object)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp = np.floor(np.log10(np.abs(v)))
+    finite = np.isfinite(exp)
+    big = finite & (exp == 3)  # 1000..9999: whole numbers, as pow10_label writes them
+    out[big] = np.char.mod("%.0f", v[big])
+    far = finite & ((exp < -2) | (exp > 3))
+    if far.any():
+        e = exp[far]
+        mant = np.round(v[far] / 10.0**e, max(digits - 1, 0))
+        over = np.abs(mant) >= 10  # 9.99 rounded up to 10.0: one decade higher
+        mant, e = np.where(over, mant / 10, mant), np.where(over, e + 1, e)
+        powers = np.array([pow10(x) for x in e], dtype=object)
+        m_txt = np.char.mod(f"%.{max(digits - 1, 0)}f", mant).astype(object)
+        one = np.abs(mant) == 1
+        out[far] = np.where(one, np.where(mant < 0, "-", "") + powers, m_txt + "×" + powers)
+    out[v == 0] = "0"
+    out[np.isposinf(v)], out[np.isneginf(v)], out[np.isnan(v)] = "inf", "-inf", "nan"
+    return out

@@ -15,10 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.logic import axes
+from engine.config.histograms import HIST_STATS, split
 from engine.store import Store
 
-#: Per-layer statistics the Live view draws.
-LIVE_STATS = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction")
+#: The per-layer statistics of the layer health strip (app/components/health.QUANTITIES draws each).
+HEALTH_STATS = (
+    "grad_norm",
+    "update_ratio",
+    "weight_norm",
+    "act_mean",
+    "act_std",
+    "dead_fraction",
+    "saturated_fraction",
+)
+#: Per-layer statistics the Live view draws: the strip's, and the weight and gradient histograms.
+LIVE_STATS = (*HEALTH_STATS, *HIST_STATS)
 #: A history longer than this many recorded steps is first read as an evenly spaced sample;
 #: heatmaps draw at most ~600 columns anyway, and new rows then arrive at full resolution.
 HISTORY_BINS = 1000
@@ -63,6 +75,9 @@ class RunFeed:
         self.findings: list[dict] = []
         self.schedule: dict[str, Any] | None = None
         self.samples: dict[str, Any] | None = None
+        # The newest decision boundary or fitted curve ({step, payload}): 2-D classification, 1-D regression.
+        self.boundary: dict[str, Any] | None = None
+        self.data_events: list[tuple[int, dict]] = []  # (step, payload) where each session began
         self._scalar_step = -1
         self._stat_step: dict[str, int] = {s: -1 for s in stats}
 
@@ -90,16 +105,36 @@ class RunFeed:
         schedule = store.last_event(self.run_id, "schedule")
         self.schedule = schedule["payload"] if schedule else None
         self.samples = store.last_event(self.run_id, "samples")
+        self.boundary = store.last_event(self.run_id, "boundary")
+        if len(new) or not self.data_events:  # a resumed session writes another one
+            events = store.events(self.run_id, "data")
+            self.data_events = [(int(s), p) for s, p in zip(events["step"], events["payload"]) if pd.notna(s)]
         return len(new)
+
+    @property
+    def clock(self) -> axes.RunClock:
+        """What maps this run's steps to epochs, samples seen and training time (:mod:`app.logic.axes`)."""
+        return axes.run_clock(self.run.get("recipe"), self.wide, self.data_events)
 
     @property
     def version(self) -> tuple:
         """Changes whenever new rows or a new status arrive: the key for cached figures."""
-        return (self.run_id, self.status, self._scalar_step, tuple(self._stat_step.values()), len(self.findings))
+        stats, picture = tuple(self._stat_step.values()), (self.boundary or {}).get("step")
+        return (self.run_id, self.status, self._scalar_step, stats, len(self.findings), picture)
 
     @property
     def status(self) -> str:
         return self.run.get("status", "queued")
+
+    @property
+    def paused(self) -> bool:
+        """True while the run (queued or running) is asked to pause: the status tile says so."""
+        return bool(self.run.get("paused")) and self.status in ("queued", "running")
+
+    @property
+    def pace_ms(self) -> int:
+        """The run's slow motion: milliseconds it waits after every step (0: full speed)."""
+        return int(self.run.get("pace_ms") or 0)
 
     def latest(self, column: str) -> float | None:
         """The last recorded value of a scalar, or None."""
@@ -107,6 +142,37 @@ class RunFeed:
             return None
         s = self.wide[column].dropna()
         return float(s.iloc[-1]) if len(s) else None
+
+
+def health_options(matrices: dict[str, Matrix], order) -> list[str]:
+    """The statistics of ``order`` that have at least one finite value (a ReLU net has no saturation)."""
+    return [
+        stat
+        for stat in order
+        if stat in matrices and not matrices[stat].empty and np.isfinite(matrices[stat].values).any()
+    ]
+
+
+def histogram_layers(m: Matrix) -> list[str]:
+    """The layers a histogram matrix holds, input first (its rows are ``layers x bins`` wide)."""
+    return list(m.names[: split(m.values).shape[1]]) if not m.empty else []
+
+
+def layer_histogram(m: Matrix, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps[S], shares[S, bins]) of one layer of a histogram matrix: bins x steps for the Live page."""
+    return m.steps, split(m.values)[:, layer, :]
+
+
+def step_span(matrices: dict[str, Matrix]) -> tuple[float, float] | None:
+    """(first, last) recorded step over every per-layer statistic: the step range all layer charts share.
+
+    Groups run at different intervals (and activations may start later), so each chart's own
+    steps differ a little; one range keeps the charts of one run lined up.
+    """
+    held = [m.steps for m in matrices.values() if not m.empty]
+    if not held:
+        return None
+    return float(min(s[0] for s in held)), float(max(s[-1] for s in held))
 
 
 def probe_meter(schedule: dict | None, overhead: float | None) -> str:

@@ -10,9 +10,10 @@ import numpy as np
 import streamlit as st
 
 from app import ui
-from app.components import bars, curves, heatmaps, samples
-from app.logic import common
+from app.components import bars, boundary, curves, health, samples
+from app.logic import axes, common
 from app.logic import live as data
+from app.widgets import curve_controls
 from engine.config.errors import RecipeError, StoreError
 from engine.config.recipe import Recipe
 from engine.control import lifecycle, trials
@@ -50,17 +51,21 @@ def header() -> None:
     run = feed.run
     total = run.get("total_steps") or 0
     step = run.get("step") or 0
-    c = st.columns([1.3, 1, 1, 1, 1])
-    c[0].metric("Status", common.badge(feed.status))
-    c[1].metric(f"Step (of {total:,})" if total else "Step", f"{step:,}")
-    c[2].metric("Device", run.get("device") or "–")
     speed = feed.latest("samples_per_s")
-    c[3].metric("Samples / s", f"{speed:,.0f}" if speed else "–")
     acc, mse = feed.latest("val_accuracy"), feed.latest("val_mse")
-    c[4].metric(
-        "Val accuracy" if mse is None else "Val MSE",
-        f"{acc:.1%}" if acc is not None else (f"{mse:.4g}" if mse is not None else "–"),
-    )
+    # Tiles as wide as their text, wrapping onto a second row on a narrow screen or a projector's
+    # large type, so no label or value is ever cut short ("Val accur… 10…").
+    with st.container(horizontal=True, gap="small", key="run_tiles"):
+        st.metric("Status", common.badge(feed.status, feed.paused), width="content", border=True)
+        st.metric(f"Step of {total:,}" if total else "Step", f"{step:,}", width="content", border=True)
+        st.metric("Device", run.get("device") or "–", width="content", border=True)
+        st.metric("Samples/s", f"{speed:,.0f}" if speed else "–", width="content", border=True)
+        st.metric(
+            "Val accuracy" if mse is None else "Val MSE",
+            f"{acc:.1%}" if acc is not None else (f"{mse:.4g}" if mse is not None else "–"),
+            width="content",
+            border=True,
+        )
     if total:
         st.progress(min(step / total, 1.0))
     if run.get("error"):
@@ -71,24 +76,62 @@ def header() -> None:
 
 
 def controls() -> None:
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1, c2 = (c1, c2) if common.is_live(feed.status) or feed.status in ("stopped", "crashed") else (c2, c1)
-    if common.is_live(feed.status):
-        if c1.button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):
+    c = st.columns([1, 1, 1, 3])
+    live, resumable = common.is_live(feed.status), feed.status in ("stopped", "crashed")
+    if live:
+        if c[0].button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):
             lifecycle.stop(store, run_id)
             st.toast("Stop requested: the run saves a checkpoint and ends.")
-    elif feed.status in ("stopped", "crashed"):
-        if c1.button("▶️ Resume", key=f"resume:{run_id}"):
+        label, act = ("▶️ Continue", lifecycle.unpause) if feed.paused else ("⏸️ Pause", lifecycle.pause)
+        if c[1].button(label, key=f"pause:{run_id}:{feed.paused}", help="Wait between two steps; nothing is lost"):
+            try:
+                act(store, run_id)
+            except RecipeError as exc:  # it ended meanwhile
+                st.toast(str(exc))
+            st.rerun()
+
+        def pace_changed() -> None:
+            try:
+                lifecycle.set_pace(store, run_id, st.session_state[f"pace:{run_id}"])
+            except RecipeError as exc:
+                if common.is_live(store.get_run(run_id)["status"]):  # a run that just ended needs no pace
+                    st.toast(str(exc))
+
+        c[3].select_slider(
+            "🐢 Slow motion",
+            lifecycle.PACE_CHOICES_MS,
+            value=min(lifecycle.PACE_CHOICES_MS, key=lambda ms: abs(ms - feed.pace_ms)),
+            format_func=lambda ms: f"{ms} ms a step" if ms else "off",
+            key=f"pace:{run_id}",
+            on_change=pace_changed,
+            help="Wait this long after every step, so that a fast run can be watched. "
+            "The numbers it trains stay the same, and the wait counts in no timing.",
+        )
+    elif resumable:
+        if c[0].button("▶️ Resume", key=f"resume:{run_id}"):
             lifecycle.resume(store, run_id)
             st.rerun()
-    if c2.button("⚖️ Compare…", key=f"cmp:{run_id}"):
+    if c[2 if live else 1 if resumable else 0].button("⚖️ Compare…", key=f"cmp:{run_id}"):
         ui.go(ui.COMPARE, runs=[run_id])
 
 
-def small_charts() -> list:
-    """Loss, metric, extra scalars (e.g. GAN losses), generator samples, lr, activation health."""
-    figs = curves.training_curves(feed.wide, presentation=P)
+def small_charts(settings: axes.CurveSettings) -> list:
+    """Decision boundary (or fitted curve), loss, metric, extra scalars (e.g. GAN losses), generator samples, lr,
+    activation health."""
+    figs = curves.training_curves(
+        axes.on_axis(feed.wide, feed.clock, settings.x),
+        presentation=P,
+        smoothing=settings.smoothing,
+        log_y=settings.log_y,
+        x_label=settings.x.title,
+    )
     extra = [figs.get("other")]
+    # What the model has learned comes first: it is what a classroom watches.
+    picture = (
+        boundary.boundary_figure(feed.boundary["payload"], step=feed.boundary.get("step"), presentation=P)
+        if feed.boundary
+        else None
+    )
     if feed.samples:
         p = feed.samples["payload"]
         extra.append(
@@ -100,34 +143,32 @@ def small_charts() -> list:
             )
         )
     return [
-        f for f in (figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure()) if f is not None
+        f
+        for f in (picture, figs.get("loss"), figs.get("metric"), *extra, figs.get("lr"), activations_figure())
+        if f is not None
     ]
 
 
 def charts() -> None:
     # Figures are rebuilt only when new rows arrived (feed.version), not on every rerun.
     version = (feed.version, P)
-    shown = ui.memo(f"live:{run_id}:small", version, small_charts)
+    settings = curve_controls.curve_controls("live:curves", {"this run": feed.clock})
+    shown = ui.memo(f"live:{run_id}:small", (version, settings), lambda: small_charts(settings))
     if not shown:
         st.info("Waiting for the first steps…")
     # Two charts a row on a screen; one in presentation mode, whose larger fonts need the width.
-    per_row = 1 if P else 2
-    for i in range(0, len(shown), per_row):
-        for col, fig in zip(st.columns(per_row), shown[i : i + per_row]):
+    for i in range(0, len(shown), 2):
+        for col, fig in zip(ui.chart_columns(2), shown[i : i + 2]):
             with col:
                 ui.plot(fig)
 
     grads = feed.matrices["grad_norm"]
     if grads.empty:
         return
-    ui.plot(
-        ui.memo(
-            f"live:{run_id}:flow",
-            version,
-            lambda: heatmaps.gradient_flow_heatmap(grads.steps, grads.names, grads.values, presentation=P),
-        )
-    )
-    left, right = st.columns(2)
+    # Every layer chart of the run shows the same steps, so side by side they line up.
+    span = data.step_span(feed.matrices)
+    layer_health(version, span)
+    left, right = ui.chart_columns(2)
     with left:
         follow = st.toggle("Follow the latest step", value=True, key=f"follow:{run_id}")
         if follow:
@@ -148,15 +189,56 @@ def charts() -> None:
             )
         )
     with right:
-        upd = feed.matrices["update_ratio"]
-        if not upd.empty:
-            ui.plot(
-                ui.memo(
-                    f"live:{run_id}:upd",
-                    version,
-                    lambda: heatmaps.update_ratio_heatmap(upd.steps, upd.names, upd.values, presentation=P),
-                )
-            )
+        histograms_panel(version, span)
+
+
+def layer_health(version, span) -> None:
+    """The layer health strip: one heatmap of layers x steps, for the quantity picked above it."""
+    options = data.health_options(feed.matrices, health.QUANTITIES)
+    pick = st.segmented_control(
+        "Layer health",
+        options,
+        default=options[0],
+        format_func=lambda s: health.QUANTITIES[s].label,
+        key=f"health:{run_id}",
+    )
+    stat = pick if pick in options else options[0]  # clicking the chosen one again clears it
+    m = feed.matrices[stat]
+    ui.plot(
+        ui.memo(
+            f"live:{run_id}:health:{stat}",
+            (version, span),
+            lambda: health.health_heatmap(stat, m.steps, m.names, m.values, x_range=span, presentation=P),
+        )
+    )
+
+
+def histograms_panel(version, span) -> None:
+    """One layer's weight or gradient histogram over time, in fixed log10 bins (bins x steps)."""
+    held = [s for s in data.HIST_STATS if not feed.matrices[s].empty]
+    if not held:
+        return
+    c1, c2 = st.columns(2)
+    with c1:
+        pick = st.segmented_control(
+            "Histogram of", held, default=held[0], format_func=data.HIST_STATS.get, key=f"hist:{run_id}"
+        )
+    stat = pick if pick in held else held[0]
+    m = feed.matrices[stat]
+    layers = data.histogram_layers(m)
+    if not layers:
+        return
+    with c2:
+        i = st.selectbox("Layer", range(len(layers)), format_func=lambda k: layers[k], key=f"hist_layer:{run_id}")
+    i = min(int(i or 0), len(layers) - 1)
+    steps, shares = data.layer_histogram(m, i)
+    ui.plot(
+        ui.memo(
+            f"live:{run_id}:hist:{stat}:{i}",
+            (version, span),
+            lambda: health.histogram_heatmap(steps, shares, layer=layers[i], stat=stat, x_range=span, presentation=P),
+        )
+    )
 
 
 def activations_figure():
@@ -220,7 +302,11 @@ def apply(remedy: dict) -> None:
     ui.go(ui.COMPARE, runs=[run_id, new_id])
 
 
-@st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
+# Until the first point arrives, poll fast (it comes within a second of Launch); then once a second.
+empty_at_start = feed.wide.shape[0] == 0
+
+
+@st.fragment(run_every=(ui.FIRST_POINT_S if empty_at_start else ui.REFRESH_S) if live_at_start else None)
 def body() -> None:
     try:
         feed.refresh(store)
@@ -233,6 +319,8 @@ def body() -> None:
     findings_panel()
     if live_at_start and not common.is_live(feed.status):
         st.rerun()  # the run ended: redraw once without the timer
+    elif empty_at_start and feed.wide.shape[0]:
+        st.rerun()  # the first points are in: poll at the usual pace from now on
 
 
 body()

@@ -4,7 +4,8 @@ The recorder is a trainer callback. Per step it only appends the loss tensor
 to a list; every ``flush_seconds`` (and at each evaluation, which is a sync
 point anyway) it copies everything to the host in one go and writes it in
 one store transaction. That is also when it checks for NaN/Inf, beats the
-heartbeat, re-plans the probe schedule and polls the stop flag.
+heartbeat, re-plans the probe schedule and polls the stop, pause and pace
+controls.
 
 While another process holds the store's write lock, a flush waits only
 :data:`FLUSH_WAIT_S` and keeps its batch; training goes on and the kept
@@ -14,7 +15,8 @@ that wait), so nothing recorded is lost to a transient lock.
 
 ``samples_per_s`` is the run's average so far, not the last window's: samples
 trained since the run (or its resumption) began over the wall time since then,
-evaluations and flushes included. A window between two flushes can hold one step
+evaluations and flushes included, pauses and slow motion not
+(:mod:`engine.training.pacing`). A window between two flushes can hold one step
 or a whole evaluation, so a per-window figure swings by orders of magnitude; the
 average is steady, and its last value is the whole run's throughput.
 """
@@ -32,6 +34,7 @@ import torch
 
 from engine.store.errors import StoreBusy
 from engine.training.events import Callback
+from engine.training.pacing import Pacer
 from engine.training.probing.manager import ProbeManager
 
 if TYPE_CHECKING:
@@ -76,6 +79,7 @@ class Recorder(Callback):
         self.first_nonfinite_step: int | None = None
         self._kept: list[dict[str, Any]] = []  # batches not yet in the store (it was locked)
         self._busy_since: float | None = None
+        self.pacer = Pacer.for_run(store, run_id)  # pause and slow motion, read at each flush
 
     def before_fit(self, s: TrainState) -> None:
         self._last_flush_step = s.step  # a resumed run starts past 0
@@ -101,8 +105,14 @@ class Recorder(Callback):
         if lr != self._last_lr:
             self._lrs.append((step, lr))
             self._last_lr = lr
-        if time.perf_counter() - self._last_flush >= self.flush_seconds:
+        # The first step goes out at once: the page shows a point within a second of Launch.
+        if step == self._fit_start_step + 1 or time.perf_counter() - self._last_flush >= self.flush_seconds:
             self.flush(s)
+        # Between two steps, after the probe manager (the first callback) timed this one.
+        if self.pacer.active and s.stop_reason is None:
+            paused = self.pacer.wait(lambda: s.request_stop("stopped", step=s.step, what="stop requested"))
+            if paused:
+                self._events.append((step, "paused", {"seconds": round(paused, 3)}))
 
     def after_eval(self, s: TrainState) -> None:
         step = s.step
@@ -142,7 +152,7 @@ class Recorder(Callback):
         scalars += [(st, "lr", v) for st, v in self._lrs]
         scalars += self.probes.drain_scalars()
         last_step = s.step
-        run_s = now - self._fit_start
+        run_s = now - self._fit_start - self.pacer.waited_s  # paused and slowed time is no training time
         if s.step > self._last_flush_step and run_s > 0:
             done = (s.step - self._fit_start_step) * s.recipe.train.batch_size
             scalars.append((last_step, "samples_per_s", done / run_s))
@@ -158,8 +168,10 @@ class Recorder(Callback):
         self._steps, self._losses, self._lrs, self._pending_scalars, self._events = [], [], [], [], []
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
         written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
-        if self.store.stop_requested(self.run_id):  # a read: it answers while the store is locked
+        control = self.store.control(self.run_id)  # a read: it answers while the store is locked
+        if control.stop:
             s.request_stop("stopped", step=s.step, what="stop requested")
+        self.pacer.update(control)
         # Diagnosis re-reads the run, so a fast run does it at most every few seconds;
         # the session diagnoses once more at the end.
         if written and evaluated and self.diagnose is not None and time.perf_counter() - self._last_diagnose >= 2.0:

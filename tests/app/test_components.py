@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from app.components import bars, curves, downsample, heatmaps, samples, theme
+from app.components import bars, curves, downsample, heatmaps, overlays, samples, theme
 
 LAYERS = [f"layers.{i}" for i in range(20)] + ["head"]
 
@@ -151,7 +151,7 @@ def test_zero_nan_and_inf_gradients_draw_and_hover_shows_the_real_value():
     heat = fig.data[0]
     z, text = np.asarray(heat.z, dtype=float), np.asarray(heat.text)
 
-    assert text[0, 0] == "1e-17", "raw value, not its log"
+    assert text[0, 0] == "10⁻¹⁷", "raw value, not its log, in the house notation"
     assert text[1, 0] == "0" and text[0, 2] == "inf" and text[0, 1] == "no value"
     assert text[0, 3] == "1.5"
     assert z[0, 0] == pytest.approx(-17.0)
@@ -172,23 +172,24 @@ def test_long_runs_are_binned_to_600_columns_with_mean_hover():
     assert set(np.asarray(heat.text)[1]) == {"0"}
 
 
-def test_colour_range_follows_recent_values_not_an_early_spike():
+def test_colour_range_spans_the_whole_run_and_one_odd_cell_does_not_stretch_it():
     values = healthy_grads()
-    values[:5] = 1e6  # the first steps explode, then training settles
-    lo, hi = heatmaps.recent_range([values])
-    assert -3.0 < lo < hi < -1.0
+    values[:100] *= 100  # large gradients early on, as at initialisation: part of the story, not an outlier
+    values[150, 3] = 1e6  # one odd cell
+    lo, hi = heatmaps.robust_range([values])
+    assert -3.0 < lo < -2.0 and -0.5 < hi < 1.0, "early and late steps both inside the scale"
 
     fig = heatmaps.gradient_flow_heatmap(np.arange(200), LAYERS, values)
-    assert fig.data[0].zmax < 0, "the 1e6 spike (log10 = 6) does not set the top colour"
+    assert fig.data[0].zmax < 1.0, "the 1e6 cell (log10 = 6) does not set the top colour"
 
 
-def test_recent_range_ignores_non_finite_and_returns_none_without_data():
-    assert heatmaps.recent_range([np.zeros((10, 3))]) is None, "log10 of 0 is not a value"
-    assert heatmaps.recent_range([]) is None
+def test_robust_range_ignores_non_finite_and_returns_none_without_data():
+    assert heatmaps.robust_range([np.zeros((10, 3))]) is None, "log10 of 0 is not a value"
+    assert heatmaps.robust_range([]) is None
     m = np.full((10, 2), np.nan)
     m[-1] = [1e-4, 1e-2]
-    m[-2] = [np.inf, -np.inf]
-    lo, hi = heatmaps.recent_range([m], q=(0, 100))
+    m[0] = [np.inf, -np.inf]
+    lo, hi = heatmaps.robust_range([m], q=(0, 100))
     assert (lo, hi) == pytest.approx((-4.0, -2.0))
 
 
@@ -207,7 +208,8 @@ def test_update_ratio_is_centred_on_the_1e_minus_3_rule_of_thumb():
     assert (heat.zmin + heat.zmax) / 2 == pytest.approx(-3.0)
     assert heat.zmin <= -4.5, "the recent values fit inside the symmetric range"
     ticks = dict(zip(heat.colorbar.tickvals, heat.colorbar.ticktext))
-    assert ticks[-3.0] == "1e-3 (rule of thumb)"
+    assert ticks[-3.0] == "10⁻³ rule" and ticks[-5.0] == "10⁻⁵", "decades in the house notation"
+    assert heat.colorscale == go.Heatmap(colorscale=theme.DIVERGING).colorscale, "diverging about the rule"
     assert fig.layout.title.text == "Update / weight ratio per layer"
 
 
@@ -224,7 +226,7 @@ def test_side_by_side_heatmaps_share_one_colour_scale():
     axis = fig.layout.coloraxis
     assert axis.cmin < -4.5 and axis.cmax > -2.5, "one range spans both runs"
     assert [a.text for a in fig.layout.annotations][:2] == ["sigmoid", "He + ReLU"]
-    assert axis.colorbar.title.text == "log10 ‖grad‖"
+    assert axis.colorbar.title.text == "‖grad‖" and "10⁻⁵" in axis.colorbar.ticktext
     assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "step"
 
 
@@ -314,18 +316,18 @@ def test_compare_curves_skip_runs_without_the_column_and_keep_colours():
     colours = {"A": "#0072B2", "B": "#D55E00", "C": "#009E73"}
     c = wide_run(300)
     c["val_loss"] *= 1.5  # its own curve (a copy of A's would be named "C (same as A)")
-    fig = curves.compare_curves(
+    fig = overlays.compare_curves(
         {"A": a, "B": b, "C": c}, "val_loss", title="Validation loss", y_label="loss (cross-entropy)", colours=colours
     )
     assert [t.name for t in fig.data] == ["A", "C"]
     assert [t.line.color for t in fig.data] == ["#0072B2", "#009E73"]
-    acc = curves.compare_curves({"A": a}, "val_accuracy", title="Accuracy", y_label="accuracy (%)")
+    acc = overlays.compare_curves({"A": a}, "val_accuracy", title="Accuracy", y_label="accuracy (%)")
     assert max(acc.data[0].y) == pytest.approx(90.0)
 
 
 def test_eight_overlaid_runs_at_the_same_level_stay_apart_by_colour_and_dash():
     flat = pd.DataFrame({"val_accuracy": [0.1] * 5}, index=[0, 50, 100, 150, 200])  # runs that never learn
-    fig = curves.compare_curves(
+    fig = overlays.compare_curves(
         {f"run {i}": flat for i in range(9)}, "val_accuracy", title="Validation accuracy", y_label="val accuracy (%)"
     )
     styles = [(t.line.color, t.line.dash) for t in fig.data]
@@ -343,7 +345,7 @@ def test_only_lines_that_really_coincide_are_named_as_shared():
         "Residual": pd.DataFrame({"val_accuracy": [0.1, 0.5, 0.9]}, index=steps),
         "ReLU": pd.DataFrame({"val_accuracy": [0.1, 0.12, 0.1]}, index=steps),  # 2 points off: visibly apart
     }
-    fig = curves.compare_curves(wides, "val_accuracy", title="t", y_label="val accuracy (%)")
+    fig = overlays.compare_curves(wides, "val_accuracy", title="t", y_label="val accuracy (%)")
     assert [t.name for t in fig.data] == ["baseline", "He init", "Residual (same as He init)", "ReLU"]
     assert fig.data[2].line.color == theme.run_colour(2)  # its own colour and dash still
 
@@ -354,9 +356,9 @@ def test_a_blown_up_validation_loss_gets_a_log_axis_that_the_title_names():
         "baseline": pd.DataFrame({"val_loss": [2.0, 1.0, 0.8]}, index=steps),
         "lr 1.0": pd.DataFrame({"val_loss": [5.0, 900.0, np.inf]}, index=steps),
     }
-    fig = curves.compare_curves(wides, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
+    fig = overlays.compare_curves(wides, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
     assert fig.layout.yaxis.type == "log" and fig.layout.title.text == "Validation loss (log scale)"
-    calm = curves.compare_curves(
+    calm = overlays.compare_curves(
         {"baseline": wides["baseline"]}, "val_loss", title="Validation loss", y_label="v", log_y=None
     )
     assert calm.layout.yaxis.type == "linear" and calm.layout.title.text == "Validation loss"
@@ -365,7 +367,7 @@ def test_a_blown_up_validation_loss_gets_a_log_axis_that_the_title_names():
 def test_seed_bands_on_a_log_axis_stop_above_zero():
     steps = pd.Index([50, 100], name="step")
     groups = {"lr 1.0": [pd.DataFrame({"val_loss": v}, index=steps) for v in ([0.5, 1000.0], [0.1, 10.0])]}
-    fig = curves.seed_band_curves(groups, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
+    fig = overlays.seed_band_curves(groups, "val_loss", title="Validation loss", y_label="val loss", log_y=None)
     assert fig.layout.yaxis.type == "log"
     low = next(t for t in fig.data if t.fill == "tonexty")
     assert all(y > 0 for y in low.y)  # mean - sd is below zero at step 100, but the band stays drawable
@@ -382,7 +384,7 @@ def test_layer_bar_names_zero_and_nan_layers_instead_of_crashing():
     assert np.isnan(bar.y[1]) and np.isnan(bar.y[2]) and bar.y[3] == 1e-17
     note = fig.layout.annotations[0].text
     assert "exactly 0: l1" in note and "NaN: l2" in note
-    assert list(bar.text) == ["0.001", "0", "no value", "1e-17"]
+    assert list(bar.text) == ["10⁻³", "0", "no value", "10⁻¹⁷"]
     assert fig.layout.title.text == "Gradient norm · step 40"
     assert fig.layout.yaxis.type == "log"
 
@@ -417,7 +419,9 @@ def _all_figures(empty: bool) -> dict[str, go.Figure]:
     xy = np.zeros((0, 2)) if empty else np.ones((10, 2))
     return {
         "metric": curves.metric_figure(series, title="Loss", y_label="loss (cross-entropy)"),
-        "compare": curves.compare_curves({"A": wide}, "train_loss", title="Train loss", y_label="loss (cross-entropy)"),
+        "compare": overlays.compare_curves(
+            {"A": wide}, "train_loss", title="Train loss", y_label="loss (cross-entropy)"
+        ),
         "heatmap": heatmaps.layer_heatmap(steps, LAYERS, grads, title="Weights", colorbar_title="log10 ‖w‖"),
         "gradient_flow": heatmaps.gradient_flow_heatmap(steps, LAYERS, grads),
         "update_ratio": heatmaps.update_ratio_heatmap(steps, LAYERS, grads),
@@ -448,7 +452,7 @@ def test_seed_bands_draw_each_variants_mean_inside_its_spread_over_seeds():
         "He init": [pd.DataFrame({"val_accuracy": v}, index=steps) for v in ([0.8, 0.9, 0.95], [0.8, 0.9, 0.97])],
         "one seed": [pd.DataFrame({"val_accuracy": [0.2, 0.3, 0.4]}, index=steps)],
     }
-    fig = curves.seed_band_curves(groups, "val_accuracy", title="t", y_label="val accuracy (%)")
+    fig = overlays.seed_band_curves(groups, "val_accuracy", title="t", y_label="val accuracy (%)")
     bands = [t for t in fig.data if t.fill == "tonexty"]
     assert len(bands) == 2  # one per variant with several seeds
     lines = {t.name: t for t in fig.data if t.name in groups}

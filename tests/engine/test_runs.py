@@ -70,7 +70,8 @@ def test_resume_continues_from_the_checkpoint_with_the_step_count(store):
     assert steps.max() == 3000 and steps.is_unique
 
 
-def test_queue_runs_one_at_a_time_in_fifo_order(store):
+def test_queue_runs_one_at_a_time_in_fifo_order(store, monkeypatch):
+    monkeypatch.setenv("GRADCLINIC_MAX_RUNS", "1")  # a finishing worker schedules the next with the default limit
     ids = [lifecycle.launch(store, load_recipe(None, SHORT), name=f"q{i}", max_running=1) for i in range(3)]
     assert [store.get_run(i)["status"] for i in ids] == ["running", "queued", "queued"]
     wait_for(
