@@ -20,7 +20,7 @@ from engine.training import session
 LESSONS = ["mlp-vs-cnn", "rnn-vs-transformer", "autoencoder-anomaly", "gan-2d"]
 CNN = "CNN (3 conv layers of 24 channels)"
 TRANSFORMER = "Transformer (2 pre-norm blocks)"
-HOT_ADAM = "Adam, lr 0.005"
+HOT_ADAM = "Adam, lr 0.02"
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +107,11 @@ def test_autoencoder_flags_held_out_digits_and_a_wide_bottleneck_copies(runs):
 
 
 @pytest.mark.slow
-def test_a_large_adam_step_leaves_the_gan_at_least_twice_as_far_from_the_ring(runs):
+def test_a_large_adam_step_leaves_the_gan_at_least_five_times_as_far_from_the_ring(runs):
     lesson = runs("gan-2d")
     base, hot = lesson["baseline"]["summary"]["final"], lesson[HOT_ADAM]["summary"]["final"]
-    assert hot["val_mmd"] > 2 * base["val_mmd"], (base, hot)
+    assert hot["val_mmd"] > 5 * base["val_mmd"], (base, hot)  # 9x to 30x at seeds 0-2
+    assert hot["mode_coverage"] <= 0.25, hot
 
 
 @pytest.mark.slow
