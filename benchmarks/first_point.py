@@ -70,10 +70,7 @@ def measure(tries: int, cold: bool) -> list[float]:
             if not cold:  # the app starts the fork server in the background; a user's first click may beat it
                 page.goto(server.url)
                 bh.wait_app_idle(page)
-                sock = Path(tmp) / "warm" / f"w-{warm.code_version()}.sock"
-                deadline = time.time() + 120
-                while time.time() < deadline and not warm._answers(sock):
-                    time.sleep(0.2)
+                warm.wait_ready(120, Path(tmp) / "warm" / f"w-{warm.code_version()}.sock")
             times = []
             for _ in range(tries):
                 times.append(_one(page, server.url))

@@ -85,10 +85,7 @@ def main() -> int:
             page.set_default_timeout(60_000)
             page.goto(server.url)
             bh.wait_app_idle(page)
-            sock = folder / f"w-{warm.code_version()}.sock"
-            deadline = time.time() + 120
-            while time.time() < deadline and not warm._answers(sock):
-                time.sleep(0.2)
+            warm.wait_ready(120, folder / f"w-{warm.code_version()}.sock")
             for _ in range(args.repeats):
                 ui_times.append(through_ui(page, server, home, args.lesson))
     lm, um = statistics.median(local), statistics.median(ui_times)

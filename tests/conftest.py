@@ -36,3 +36,14 @@ def private_warm_server():
         else:
             os.environ["GRADCLINIC_WARM_DIR"] = old
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def warm_server(private_warm_server):
+    """That fork server, started and answering: runs launched now start warm, not cold."""
+    from engine.control import warm
+
+    os.environ.pop("GRADCLINIC_WARM", None)
+    warm.ensure_started()
+    assert warm.wait_ready(120), "the test session's fork server did not answer within 120 s"
+    return private_warm_server

@@ -133,8 +133,8 @@ def reap(store: Store, wait_s: float | None = None) -> list[str]:
                     if hung and not gone:
                         kill_group(run.get("pid"))
                         why += f" (last flushed step {run.get('step')})"
-                    store.set_status(run["id"], "crashed", error=why)
-                    crashed.append(run["id"])
+                    if store.mark_crashed(run["id"], run.get("pid"), why):  # not if it ended meanwhile
+                        crashed.append(run["id"])
     except StoreBusy:
         if wait_s is None:
             raise

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -146,6 +147,20 @@ def ensure_started() -> int | None:
         )
     path.with_suffix(".pid").write_text(str(proc.pid))  # known at once, so it can be stopped while it warms up
     return proc.pid
+
+
+def wait_ready(timeout_s: float, path: Path | None = None) -> bool:
+    """Wait up to ``timeout_s`` for the server at ``path`` (this version's by default) to answer; True once it does.
+
+    For tests and benchmarks that must measure warm starts, not the first cold one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if _answers(path or socket_path()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _answers(path: Path) -> bool:

@@ -296,6 +296,22 @@ class Store(StoreBase):
             (status, status == "running", now, status in TERMINAL, now, error),
         )
 
+    def mark_crashed(self, run_id: str, pid: Any, error: str) -> bool:
+        """Mark the run ``crashed`` only if it still runs under worker ``pid``; True when it was marked.
+
+        One conditional write, so a reaper that read the run a moment ago never
+        overwrites the ``completed`` its worker wrote just before exiting, nor a
+        run that a new worker has since taken over.
+        """
+        now = time.time()
+        with self._write() as c:
+            cur = c.execute(
+                "UPDATE runs SET status = 'crashed', ended = ?, error = COALESCE(?, error)"
+                " WHERE seq = ? AND status = 'running' AND pid IS ?",
+                (now, error, self._seq(run_id), _int(pid)),
+            )
+            return cur.rowcount > 0
+
     def claim_next(self, limit: int) -> str | None:
         """Atomically move the oldest queued run to running if fewer than ``limit`` run; its id or None.
 

@@ -23,6 +23,7 @@ from engine.config.names import TERMINAL
 from engine.config.recipe import load_recipe
 from engine.control import lifecycle
 from engine.store import Store
+from engine.worker import log_path
 from tests.app import browser_helpers as bh
 
 pytestmark = [
@@ -75,7 +76,7 @@ def page_errors(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
 
 
-def test_eight_runs_two_dashboards_and_a_poller(tmp_path, monkeypatch):
+def test_eight_runs_two_dashboards_and_a_poller(tmp_path, monkeypatch, warm_server):
     """Eight concurrent runs under two live dashboards and a CLI poller: 0 errors and 0 lost rows."""
     home = tmp_path / "store"
     home.mkdir()
@@ -111,7 +112,8 @@ def test_eight_runs_two_dashboards_and_a_poller(tmp_path, monkeypatch):
                             views += 1
                         statuses = [store.get_run(r)["status"] for r in run_ids]
                         elapsed = time.time() - started
-                        if (all(s in TERMINAL for s in statuses) and elapsed > LOAD_S) or elapsed > TIMEOUT_S:
+                        busy_enough = elapsed > LOAD_S and views >= 4  # two rounds of both pages at least
+                        if (all(s in TERMINAL for s in statuses) and busy_enough) or elapsed > TIMEOUT_S:
                             break
             finally:
                 browser.close()
@@ -130,6 +132,8 @@ def test_eight_runs_two_dashboards_and_a_poller(tmp_path, monkeypatch):
     with Store(home) as store:
         for run_id in run_ids:
             run = store.get_run(run_id)
-            assert run["status"] == "completed", (run_id, run["status"], run.get("error"))
+            worker_log = log_path(store, run_id)
+            tail = worker_log.read_text(errors="replace")[-1500:] if worker_log.is_file() else "(no worker log)"
+            assert run["status"] == "completed", (run_id, run["status"], run.get("error"), tail)
             steps = store.scalars(run_id, names=["train_loss"])["step"].tolist()
             assert steps == list(range(1, STEPS + 1)), f"{run_id}: {len(steps)} of {STEPS} steps stored"

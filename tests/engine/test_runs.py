@@ -42,6 +42,28 @@ def test_kill_9_marks_the_run_crashed_and_keeps_its_rows(store):
     assert Store(store.home).create_run(load_recipe().to_dict())  # the store still takes new runs
 
 
+def test_a_reaper_never_overwrites_the_completed_a_worker_wrote_just_before_exiting(store, monkeypatch):
+    """The race the load test caught: reap lists a run as running, its worker completes and exits,
+    and only then does reap see the pid gone. The verdict is one conditional write, so it is dropped."""
+    run_id = store.create_run(load_recipe().to_dict(), total_steps=10)
+    store.update_run(run_id, pid=2**22 + 12345)  # above pid_max: a worker that has exited
+    store.set_status(run_id, "running")
+    listed = store.list_runs
+
+    def list_then_complete(*args, **kwargs):
+        rows = listed(*args, **kwargs)
+        store.set_status(run_id, "completed")  # the worker's last write, after the listing
+        return rows
+
+    monkeypatch.setattr(store, "list_runs", list_then_complete)
+    assert queue.reap(store) == []
+    assert store.get_run(run_id)["status"] == "completed"
+    monkeypatch.setattr(store, "list_runs", listed)
+    store.set_status(run_id, "running")  # still running under the dead pid: now it is reaped
+    assert queue.reap(store) == [run_id]
+    assert store.get_run(run_id)["status"] == "crashed"
+
+
 def test_stop_reaches_stopped_within_2s_with_a_loadable_checkpoint(store):
     from safetensors.torch import load_file
 

@@ -17,15 +17,6 @@ SHORT = ["model.depth=2", "model.width=16", "train.steps=120", "train.eval_every
 ENDED = ("completed", "failed", "crashed", "stopped")
 
 
-@pytest.fixture(scope="module")
-def warm_dir(private_warm_server):
-    """The test session's own fork server (tests/conftest.py), started and ready."""
-    os.environ.pop("GRADCLINIC_WARM", None)
-    warm.ensure_started()
-    wait_for(lambda: warm._answers(warm.socket_path()), timeout=120)
-    return private_warm_server
-
-
 def _store(path: Path, monkeypatch) -> Store:
     path.mkdir()
     monkeypatch.setenv("GRADCLINIC_HOME", str(path))
@@ -42,7 +33,7 @@ def _final_val_loss(store: Store, run_id: str) -> float:
     return float(scalars[scalars["name"] == "val_loss"].sort_values("step")["value"].iloc[-1])
 
 
-def test_a_forked_run_trains_exactly_like_a_cold_one(tmp_path, monkeypatch, warm_dir):
+def test_a_forked_run_trains_exactly_like_a_cold_one(tmp_path, monkeypatch, warm_server):
     """Same recipe, same seed: the warm and the cold worker record the same numbers."""
     store = _store(tmp_path / "home", monkeypatch)
     warm_id = lifecycle.launch(store, load_recipe(None, SHORT), name="warm", max_running=1)
@@ -56,7 +47,7 @@ def test_a_forked_run_trains_exactly_like_a_cold_one(tmp_path, monkeypatch, warm
     assert "starting" in (store.runs_dir(warm_id) / "worker.log").read_text()  # its output went to its own log
 
 
-def test_a_forked_worker_is_a_process_of_its_own(tmp_path, monkeypatch, warm_dir):
+def test_a_forked_worker_is_a_process_of_its_own(tmp_path, monkeypatch, warm_server):
     """Its own session and process group (so Stop and a kill reach it alone), not the requester's child."""
     store = _store(tmp_path / "home", monkeypatch)
     run_id = lifecycle.launch(store, load_recipe(None, [*SHORT, "train.steps=200000"]), max_running=1)
@@ -70,7 +61,7 @@ def test_a_forked_worker_is_a_process_of_its_own(tmp_path, monkeypatch, warm_dir
     wait_for(lambda: not queue.pid_alive(pid))
     queue.reap(store)
     assert store.get_run(run_id)["status"] == "crashed"
-    assert warm._answers(warm.socket_path())  # the server lives on
+    assert warm.wait_ready(0)  # the server lives on
 
 
 def test_without_a_server_a_run_starts_cold_and_a_server_starts_for_the_next_until_told_to_go(tmp_path, monkeypatch):
@@ -84,7 +75,7 @@ def test_without_a_server_a_run_starts_cold_and_a_server_starts_for_the_next_unt
     pid_file = wait_for(lambda: next(folder.glob("w-*.pid"), None), timeout=10)
     pid = int(pid_file.read_text())
     try:
-        wait_for(lambda: warm._answers(pid_file.with_suffix(".sock")), timeout=120)
+        assert warm.wait_ready(120, pid_file.with_suffix(".sock"))
         pid_file.with_suffix(".sock").unlink()  # a removed socket tells the server to go
         wait_for(lambda: not queue.pid_alive(pid), timeout=10)
     finally:
