@@ -25,8 +25,9 @@ PRESENT = "present"  # the query parameter that keeps presentation mode through 
 PRESENTATION_KEY = "presentation"  # the sidebar toggle's key: the mode within one browser session
 
 # Always on: chart rows wrap when their columns get too narrow for a chart's title (a 1024-px
-# screen with the sidebar open), so a title is never cut ("Training los"); below 1280 px the
-# page's wide side margins shrink, since there the width is worth more than the air.
+# screen; at 1440 px two charts stay side by side beside the open sidebar), so a title is never
+# cut ("Training los"); below 1280 px the page's wide side margins shrink, since there the width
+# is worth more than the air.
 _LAYOUT_CSS = """
 <style>
 @media (max-width: 1280px) {
@@ -36,6 +37,11 @@ _LAYOUT_CSS = """
 [data-testid="stHorizontalBlock"]:has([data-testid="stPlotlyChart"]) { flex-wrap: wrap; }
 [data-testid="stHorizontalBlock"]:has([data-testid="stPlotlyChart"]) > [data-testid="stColumn"] {
   min-width: min(100%, 520px);
+}
+@media (min-width: 1281px) {  /* a laptop with the sidebar open: two charts of ~480 px still read well */
+  [data-testid="stHorizontalBlock"]:has([data-testid="stPlotlyChart"]) > [data-testid="stColumn"] {
+    min-width: min(100%, 440px);
+  }
 }
 </style>
 """

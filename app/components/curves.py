@@ -310,13 +310,24 @@ def _lr_figure(wide: pd.DataFrame, presentation: bool, x_label: str) -> go.Figur
     return fig
 
 
+#: Titles for scalars some models or remedies add (anything else is shown by its column name).
+OTHER_TITLES = {
+    "weights_near_zero": "Share of weights near zero",
+    "gen_loss": "Generator loss",
+    "disc_loss": "Discriminator loss",
+}
+
+
 def _other_figure(wide: pd.DataFrame, presentation: bool, x_label: str) -> go.Figure | None:
     extra = {c: _column(wide, c) for c in wide.columns if c not in KNOWN_COLUMNS}
     extra = {str(c): s for c, s in extra.items() if s is not None}
     if not extra:
         return None
+    # One extra scalar gets its own name as title and axis: a lone line has no legend to name it.
+    title = "Other metrics" if len(extra) > 1 else OTHER_TITLES.get(next(iter(extra)), next(iter(extra)))
+    y_label = "value" if len(extra) > 1 else title.lower()
     return metric_figure(
-        extra, title="Other metrics", y_label="value", x_label=x_label, presentation=presentation, downsample="minmax"
+        extra, title=title, y_label=y_label, x_label=x_label, presentation=presentation, downsample="minmax"
     )
 
 

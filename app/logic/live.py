@@ -190,4 +190,9 @@ def probe_meter(schedule: dict | None, overhead: float | None) -> str:
         parts.append(
             ", ".join(f"{name} every {n} step{'s' if n != 1 else ''}" for name, n in sorted(intervals.items()))
         )
+    floor, budget = (schedule or {}).get("floor_interval"), (schedule or {}).get("budget")
+    held = floor and intervals and all(n >= floor for n in intervals.values())
+    if held and overhead is not None and budget and overhead > budget:
+        # Not a broken budget: a short run keeps enough records to tell its story (planner.MIN_RECORDS).
+        parts.append(f"over budget because a run this short still records every probe at least every {floor} steps")
     return " — ".join(parts)

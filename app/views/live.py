@@ -76,7 +76,7 @@ def header() -> None:
 
 
 def controls() -> None:
-    c = st.columns([1, 1, 1, 3])
+    c = st.columns([1.25, 1.25, 1.25, 2.25])  # wide enough at 1024 px for "⚖️ Compare…" in any of the first three
     live, resumable = common.is_live(feed.status), feed.status in ("stopped", "crashed")
     if live:
         if c[0].button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):

@@ -86,6 +86,15 @@ def test_the_budget_meter_says_cost_and_intervals():
         "3.1%" in line and "budget 5%" in line and "activations every 10 steps" in line and "grads every 1 step" in line
     )
     assert "waiting" in data.probe_meter(None, None)
+    assert "over budget" not in line
+
+
+def test_the_budget_meter_says_why_a_short_run_is_over_budget():
+    """800 steps: the floor keeps every group at every 5 steps, so 12% beats the 5% budget."""
+    schedule = {"budget": 0.05, "floor_interval": 5, "group_intervals": {"grads": 5, "activations": 5}}
+    assert "at least every 5 steps" in data.probe_meter(schedule, 0.12)
+    assert "over budget" not in data.probe_meter(schedule, 0.04)
+    assert "over budget" not in data.probe_meter({**schedule, "group_intervals": {"grads": 1}}, 0.12)
 
 
 # --- comparison --------------------------------------------------------------------

@@ -77,8 +77,8 @@ def test_compare_shows_validation_accuracy_beside_loss_with_seed_bands(tmp_path)
             started = time.time()
             page.goto(f"{server.url}/compare?group=seeds")
             bh.wait_app_idle(page)
-            # With the sidebar open, two charts would be under 520 px each, so the page stacks them
-            # (ui.py); folded away, the main area holds both side by side.
+            # Side by side at 1440 px (ui.py's wrap rule), here with the sidebar folded away; at 1024 px
+            # two charts would be under 520 px each, so the page stacks them.
             page.locator('[data-testid="stSidebar"]').hover()  # the fold button shows on hover
             page.locator('[data-testid="stSidebarCollapseButton"] button').click()
             shown = _side_by_side(page, True)

@@ -282,6 +282,14 @@ def test_training_curves_put_unknown_scalars_in_other_and_missing_ones_to_none()
     assert {t.name for t in figs["other"].data} == {"gen_loss", "disc_loss"}
 
 
+def test_a_lone_extra_scalar_is_named_by_its_title_and_axis():
+    """One line has no legend, so "Other metrics" over a "value" axis would not say what it is."""
+    wide = pd.DataFrame({"train_loss": np.linspace(1, 0.1, 20), "weights_near_zero": np.linspace(0, 0.6, 20)})
+    other = curves.training_curves(wide)["other"]
+    assert "Share of weights near zero" in other.layout.title.text
+    assert other.layout.yaxis.title.text == "share of weights near zero"
+
+
 def test_regression_runs_show_val_mse():
     wide = pd.DataFrame({"train_loss": np.linspace(1, 0.1, 20), "val_mse": np.linspace(1, 0.2, 20)})
     figs = curves.training_curves(wide)
