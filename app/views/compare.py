@@ -136,7 +136,7 @@ def body() -> None:
     if view.diff.empty:
         st.caption("The runs' recipes are identical (only the seed or nothing differs).")
     else:
-        st.dataframe(view.diff, width="stretch")
+        st.table(view.diff)  # a few keys: static, so it reads on a projector and needs no scrolling
     questions = comparison.lesson_questions(view)
     if questions:
         st.subheader("Questions")

@@ -15,14 +15,16 @@ from engine.store import Store
 STEPS = 300
 N_TRAIN = 2000
 VARIANTS = {"baseline": (0.55, 900.0), "He init": (0.9, 1200.0)}  # final accuracy, samples per second
+# What the variant changes: one key from a default value, one from a null default ("off" -> 1.0).
+SETS = {"He init": {"model.init": "he_normal", "train.clip_norm": 1.0}}
 SEEDS = 2
 
 
 def write_seed_group(store: Store, group: str = "seeds") -> dict[str, str]:
     """Queue-free runs "baseline #0", "baseline #1", "He init #0", "He init #1"; returns {name: run id}."""
-    recipe = load_recipe("vanishing-sigmoid", {"train.steps": STEPS}).to_dict()
     ids = {}
     for v, (final_acc, speed) in VARIANTS.items():
+        recipe = load_recipe("vanishing-sigmoid", {"train.steps": STEPS, **SETS.get(v, {})}).to_dict()
         for seed in range(SEEDS):
             name = f"{v} #{seed}"
             rid = store.create_run(recipe, name=name, group=group, total_steps=STEPS)

@@ -64,6 +64,19 @@ def _side_by_side(page, want: bool) -> dict[str, dict]:
     pytest.fail(f"the validation charts are not {'side by side' if want else 'one per row'}: {_charts(page)}")
 
 
+# The "What differs" table (st.table, plain HTML): recipe key -> its value in each run, in column order.
+JS_DIFF_ROWS = """() => {
+  const head = [...document.querySelectorAll('h3')].find(h => h.textContent.includes('What differs'));
+  const table = head && head.closest('[data-testid="stVerticalBlock"]').querySelector('[data-testid="stTable"] table');
+  const out = {};
+  for (const tr of table ? table.querySelectorAll('tbody tr') : []) {
+    const cells = [...tr.querySelectorAll('th, td')].map(c => c.textContent.trim());
+    out[cells[0]] = cells.slice(1);
+  }
+  return out;
+}"""
+
+
 def test_compare_shows_validation_accuracy_beside_loss_with_seed_bands(tmp_path):
     home = tmp_path / "store"
     home.mkdir()
@@ -91,6 +104,11 @@ def test_compare_shows_validation_accuracy_beside_loss_with_seed_bands(tmp_path)
             hover.first.wait_for(timeout=5_000)
             assert "He init" in hover.first.text_content()
             bh.screenshot(page, "compare_seeds_1440x900")
+
+            # What differs: a change from a null default is listed ("off" -> 1.0), beside a plain one.
+            rows = page.evaluate(JS_DIFF_ROWS)
+            assert sorted(rows.get("train.clip_norm", [])) == ["1.0", "1.0", "off", "off"], rows
+            assert sorted(rows.get("model.init", [])) == ["default", "default", "he_normal", "he_normal"], rows
 
             page.set_viewport_size({"width": 1024, "height": 768})
             _side_by_side(page, False)
