@@ -32,7 +32,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/overhead.py

@@ -59,6 +59,8 @@ def save(table, key: str) -> None:
 
 shown = table.copy()
 shown.insert(0, PICK, False)
+# Shown in percent with one decimal ("percent" would print 10% beside 97.22%); sorting is unchanged.
+shown["val accuracy"] = shown["val accuracy"] * 100
 edited = st.data_editor(
     shown,
     key=key,
@@ -78,7 +80,7 @@ edited = st.data_editor(
             "notes ✏️", help="A line about this run; saved as you type it", max_chars=limits.MAX_NOTE_CHARS
         ),
         "val accuracy": st.column_config.NumberColumn(
-            help="Final validation accuracy: what a classification run is judged by", format="percent"
+            help="Final validation accuracy: what a classification run is judged by", format="%.1f%%"
         ),
         "val loss": st.column_config.NumberColumn(
             help="Final validation loss (MSE for a regression): what other runs are judged by", format="%.4g"
