@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -31,6 +32,7 @@ from pathlib import Path
 from engine.control import warm
 
 log = logging.getLogger("gradclinic.forkserver")
+SETSID_WAIT_S = 2.0  # a forked child calls setsid() within microseconds; this only bounds a stuck one
 
 
 def preload() -> None:
@@ -117,14 +119,16 @@ def handle(conn: socket.socket, srv: socket.socket, lock) -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: never returns
         srv.close()
         lock.close()
+        os.close(ready_r)
         code = 1
         try:
             conn.close()
-            _become_worker(req, log_file)
+            _become_worker(req, log_file, ready_w)
             from engine import worker
 
             code = worker.main([run_id])
@@ -134,13 +138,25 @@ def handle(conn: socket.socket, srv: socket.socket, lock) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    os.close(ready_w)
+    # The pid is answered only once the child leads its own session: whoever gets it may at once
+    # signal its process group (Stop, a hung-run kill), which must not be the server's group.
+    ready, _, _ = select.select([ready_r], [], [], SETSID_WAIT_S)
+    if not ready or not os.read(ready_r, 1):
+        log.warning("worker %d did not report its own session in %.0f s", pid, SETSID_WAIT_S)
+    os.close(ready_r)
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     log.info("forked worker %d for run %s", pid, run_id)
 
 
-def _become_worker(req: dict, log_file: str) -> None:
-    """Leave the server behind: own session, the run's log, the requester's env and cwd, default signals."""
+def _become_worker(req: dict, log_file: str, ready_fd: int) -> None:
+    """Leave the server behind: own session, the run's log, the requester's env and cwd, default signals.
+
+    One byte on ``ready_fd`` tells the server the session exists, so it can hand out the pid.
+    """
     os.setsid()
+    os.write(ready_fd, b"1")
+    os.close(ready_fd)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
