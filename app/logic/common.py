@@ -15,6 +15,7 @@ STATUS_BADGE = {
     "running": "🟢 running",
     "completed": "✅ completed",
     "early_stopped": "⏱️ early stopped",
+    "pruned": "✂️ pruned",
     "diverged": "💥 diverged",
     "stopped": "⏹️ stopped",
     "failed": "⛔ failed",

@@ -41,3 +41,13 @@ def headline(metrics: Iterable[str], task: str | None = None) -> Headline:
     if "val_loss" in present:
         return LOSS
     return ACCURACY if task in (None, "classification") else MSE
+
+
+#: Recorded metrics where a larger value is better. Every other one (a loss, an MSE, a GAN's MMD)
+#: is better small: what a sweep maximises or minimises, from the metric's name alone.
+HIGHER_IS_BETTER = frozenset({"val_accuracy", "anomaly_auc", "mode_coverage"})
+
+
+def higher_is_better(name: str) -> bool:
+    """True for a metric to maximise (accuracy, AUC, mode coverage), False for one to minimise."""
+    return name in HIGHER_IS_BETTER

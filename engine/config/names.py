@@ -17,7 +17,17 @@ RULES = ModuleRegistry("rule", "engine.diagnosis.rules")
 
 #: Run statuses (DESIGN.md), in the order a run meets them. ``queued`` and ``running`` are live;
 #: every other status is final.
-STATUSES = ("queued", "running", "completed", "early_stopped", "diverged", "stopped", "failed", "crashed")
+STATUSES = (
+    "queued",
+    "running",
+    "completed",
+    "early_stopped",
+    "pruned",  # a sweep's pruner stopped it: its intermediate results lagged the other trials'
+    "diverged",
+    "stopped",
+    "failed",
+    "crashed",
+)
 #: Statuses a run never leaves by itself (a stopped, crashed or failed run may be resumed by hand).
 TERMINAL = frozenset(STATUSES[2:])
 

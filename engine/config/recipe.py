@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.config import bounded_yaml, limits, names
 from engine.config.errors import RecipeError, excerpt, format_errors
+from engine.config.sweep import SweepSpec
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -193,6 +194,7 @@ class Recipe(_Strict):
     probes: ProbeSpec = Field(default_factory=ProbeSpec)
     compare: tuple[Variant, ...] = Field((), max_length=limits.MAX_VARIANTS)
     questions: tuple[Question, ...] = Field((), max_length=limits.MAX_QUESTIONS)
+    sweep: SweepSpec | None = None  # what `gradclinic sweep` searches by default; a trial's own recipe has none
 
     @field_validator("name")
     @classmethod
@@ -347,7 +349,13 @@ def _as_pairs(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, A
     return [parse_override(o) for o in overrides]
 
 
-_SECTIONS: dict[str, type[BaseModel]] = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "probes": ProbeSpec}
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "data": DataSpec,
+    "model": ModelSpec,
+    "train": TrainSpec,
+    "probes": ProbeSpec,
+    "sweep": SweepSpec,
+}
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

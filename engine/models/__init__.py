@@ -10,6 +10,8 @@ side reads from the file without importing it (see :class:`Capabilities`)::
     ACTIVATIONS = ("tanh", "relu")   # optional: the model.activation values it honours (default: all)
     NEEDS = "image data"             # optional: how a refusal describes the data it needs
     TRY_DATA = "digits"              # optional: datasets a refusal suggests
+    METRIC = "anomaly_auc"           # optional: what a sweep optimises when told nothing (default:
+                                     # val_accuracy on classification data, else val_loss)
 
 A recipe asking for something the architecture does not declare is refused
 at load time, naming the dotted key; ``build`` still checks the exact shapes.
@@ -47,6 +49,7 @@ class Capabilities:
     needs: str = ""
     try_data: str = ""
     activations: tuple[str, ...] | None = None  # None: every registered activation
+    metric: str = ""  # the model's own headline metric for a sweep ("": the task's)
 
     def data_kind_error(self, dataset: str, kind: str) -> str | None:
         """The refusal for a dataset of ``kind``, or None when it fits."""
@@ -80,6 +83,7 @@ def capabilities(arch: str) -> Capabilities:
         needs=str(c.get("NEEDS", "")),
         try_data=str(c.get("TRY_DATA", "")),
         activations=tuple(c["ACTIVATIONS"]) if "ACTIVATIONS" in c else None,
+        metric=str(c.get("METRIC", "")),
     )
 
 

@@ -43,6 +43,7 @@ THRESHOLD_QUANTILE = 0.95
 # What this architecture accepts and honours (engine.models.Capabilities).
 RESIDUAL = True
 NORMS = ("none", "batch", "layer")
+METRIC = "anomaly_auc"  # how well reconstruction error separates the anomalies: the point of the model
 
 
 class Autoencoder(ClinicModel):

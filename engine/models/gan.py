@@ -61,6 +61,7 @@ RESIDUAL = True
 NORMS = ("none", "layer")  # batch norm would mix real and fake samples in its statistics
 NEEDS = "2-D points (tabular data with 2 features)"
 TRY_DATA = "ring, moons, circles or spirals"
+METRIC = "val_mmd"  # the distance to the data, not the players' losses
 
 
 class Player(nn.Module):

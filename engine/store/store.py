@@ -85,6 +85,7 @@ class RunControl(NamedTuple):
     stop: bool  # stop cooperatively (also when the run was deleted)
     paused: bool  # wait before the next step until unpaused
     pace_ms: int  # slow motion: wait this long after every step (0: full speed)
+    prune: bool = False  # the stop comes from a sweep's pruner: the run ends ``pruned``, not ``stopped``
 
 
 def _check_status(status: str) -> None:
@@ -337,10 +338,14 @@ class Store(StoreBase):
         """Record that the worker is alive (and, optionally, its current step)."""
         self._update(run_id, "heartbeat = ?, step = COALESCE(?, step)", (time.time(), _int(step)))
 
-    def request_stop(self, run_id: str) -> None:
-        """Ask the run's worker to stop cooperatively (it polls :meth:`stop_requested`)."""
-        self._update(run_id, "stop_requested = 1", ())
-        self.add_event(run_id, None, "stop_requested", {})
+    def request_stop(self, run_id: str, prune: bool = False) -> None:
+        """Ask the run's worker to stop cooperatively (it polls :meth:`control`).
+
+        With ``prune`` the stop is a sweep pruner's, and the run ends ``pruned``
+        (``stop_requested`` holds 2 rather than 1; a plain stop never downgrades a prune).
+        """
+        self._update(run_id, "stop_requested = MAX(stop_requested, ?)", (2 if prune else 1,))
+        self.add_event(run_id, None, "stop_requested", {"pruned": True} if prune else {})
 
     def stop_requested(self, run_id: str) -> bool:
         """True once a stop was requested, or when the run has been deleted. One indexed lookup."""
@@ -363,7 +368,7 @@ class Store(StoreBase):
         if not rows:
             return RunControl(stop=True, paused=False, pace_ms=0)
         stop, paused, pace_ms = rows[0]
-        return RunControl(bool(stop), bool(paused), int(pace_ms or 0))
+        return RunControl(bool(stop), bool(paused), int(pace_ms or 0), prune=stop == 2)
 
     def set_tags(self, run_id: str, tags: str | Iterable[str] | None) -> str:
         """Replace the run's tags (comma-separated words, or a list); returns them as stored.

@@ -170,7 +170,10 @@ class Recorder(Callback):
         written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
         control = self.store.control(self.run_id)  # a read: it answers while the store is locked
         if control.stop:
-            s.request_stop("stopped", step=s.step, what="stop requested")
+            if control.prune:
+                s.request_stop("pruned", step=s.step, what="pruned by the sweep")
+            else:
+                s.request_stop("stopped", step=s.step, what="stop requested")
         self.pacer.update(control)
         # Diagnosis re-reads the run, so a fast run does it at most every few seconds;
         # the session diagnoses once more at the end.

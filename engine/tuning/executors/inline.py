@@ -1,0 +1,48 @@
+"""Trials trained one after another in this process: no worker start-up, nothing in the background.
+
+For lessons, tests and the overhead benchmark, where a sweep is one step of a
+larger program; the runs are the same runs the queue's workers would record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from engine.config.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+
+class InlineExecutor:
+    """One trial at a time, trained by :func:`engine.training.session.train` when the driver waits."""
+
+    slots = 1
+
+    def __init__(self) -> None:
+        self.queued: deque[tuple[str, Recipe]] = deque()
+
+    def submit(self, sweep, recipe: Recipe, name: str) -> str:
+        run_id = sweep.store.create_run(recipe.to_dict(), name=name, group=sweep.group, total_steps=recipe.train.steps)
+        self.queued.append((run_id, recipe))
+        return run_id
+
+    def wait(self, sweep, timeout: float) -> None:
+        if not self.queued:
+            return
+        from engine.training import session
+
+        run_id, recipe = self.queued.popleft()
+        try:
+            prepared = session.prepare(recipe)
+        except Exception as exc:  # the data or the model would not build: the trial fails, the sweep goes on
+            sweep.store.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            # Each flush reports the trial's new evaluations, so the pruner sees them as they come.
+            session.train(sweep.store, run_id, prepared, on_flush=lambda _info: sweep.observe(run_id))
+        except Exception as exc:  # recorded as failed by the session; the sweep goes on with the next trial
+            log.warning("trial run %s failed: %s", run_id, exc)
+
+    def close(self) -> None:
+        self.queued.clear()
