@@ -9,7 +9,9 @@ honour, is never suggested. Rules name their remedies; those names are
 checked against :data:`REMEDIES` when a rule is defined. Which of them a
 finding is offered, and in what order, is measured: :func:`ranked` reads the
 fault-injection benchmark's table (engine.diagnosis.evidence) and the run's
-own trials.
+own trials. A remedy computed from a measurement on the run's own recipe (``find_lr``: the
+learning-rate range test) carries that measurement as its evidence until a benchmark or a trial
+says more.
 """
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ class RemedyEntry:
     name: str
     overrides: Callable[[dict[str, Any]], Overrides]
     why: str
+    #: What measured this remedy on the recipe itself (a range test), in words; None when nothing did.
+    own_evidence: Callable[[dict[str, Any]], str | None] | None = None
 
 
 def remedy(
-    name: str, why: str
+    name: str, why: str, own_evidence: Callable[[dict[str, Any]], str | None] | None = None
 ) -> Callable[[Callable[[dict[str, Any]], Overrides]], Callable[[dict[str, Any]], Overrides]]:
     """Register the decorated ``fn(recipe dict) -> overrides`` as the remedy ``name``."""
 
     def add(fn: Callable[[dict[str, Any]], Overrides]) -> Callable[[dict[str, Any]], Overrides]:
-        REMEDIES.register(name)(RemedyEntry(name, fn, why))
+        REMEDIES.register(name)(RemedyEntry(name, fn, why, own_evidence))
         return fn
 
     return add
@@ -98,9 +102,10 @@ def ranked(
     First, remedies whose trial on this run (a ``trial_results`` ranking, engine.control.trials)
     removed the finding. Then those the fault-injection benchmark saw remove it in similar runs
     (engine.diagnosis.evidence: runs with the same ``syndrome`` of findings where it has them), most
-    often first. A remedy whose trial still showed the finding, that the benchmark tried here and
-    never saw work, or that nothing has measured yet, is not offered. Ties keep the rule's order of
-    preference. Without ``code``: every applicable remedy, unranked (what the benchmark tries).
+    often first. Last, those the benchmark never tried here but a measurement on this recipe
+    chose (the range test's rate). A remedy whose trial still showed the finding, that the benchmark
+    tried here and never saw work, or that nothing has measured yet, is not offered. Ties keep the
+    rule's order of preference. Without ``code``: every applicable remedy, unranked (what the benchmark tries).
     """
     from engine.diagnosis import evidence
 
@@ -109,7 +114,7 @@ def ranked(
         return built
     trials = trials or {}
     by_name = {t["remedy"]: t for t in trials.get("trials", [])}
-    proven, suite = [], []
+    proven, suite, own = [], [], []
     for r in built:
         t = by_name.get(r.name)
         seen = evidence.measured(code, r.name, syndrome)
@@ -121,8 +126,16 @@ def ranked(
         elif seen is not None and seen.fixed:
             r.evidence = seen.words()
             suite.append((seen, r))
+        elif seen is None and (words := _own_evidence(r.name, recipe)):
+            r.evidence = words
+            own.append(r)
     suite.sort(key=lambda pair: (-pair[0].rate, -pair[0].fixed))
-    return proven + [r for _, r in suite]
+    return proven + [r for _, r in suite] + own
+
+
+def _own_evidence(name: str, recipe: dict[str, Any]) -> str | None:
+    entry: RemedyEntry = REMEDIES.get(name)
+    return entry.own_evidence(recipe) if entry.own_evidence is not None else None
 
 
 def as_flags(overrides: dict[str, Any]) -> str:
@@ -241,3 +254,33 @@ def _wider(r: dict[str, Any]) -> Overrides:
 @remedy("longer", "the run ended before the model converged")
 def _longer(r: dict[str, Any]) -> Overrides:
     return {"train.steps": int(_get(r, "train.steps") or 1000) * 2}
+
+
+def _range_test(r: dict[str, Any]) -> Any:
+    """The cached learning-rate range test of this recipe in the run store ($GRADCLINIC_HOME), or None."""
+    from engine.store import default_home
+    from engine.tuning import lr_find
+
+    return lr_find.load(default_home(), r)
+
+
+def _range_test_words(r: dict[str, Any]) -> str | None:
+    found = _range_test(r)
+    if found is None or found.suggestion is None or not found.band:
+        return None
+    seeds = ", ".join(map(str, found.seeds))
+    return (
+        f"the lr range test on this recipe suggests {found.suggestion:g} "
+        f"(band {found.band[0]:g} to {found.band[1]:g} over seeds {seeds})"
+    )
+
+
+@remedy(
+    "find_lr",
+    "the learning-rate range test ramped the rate on this very recipe and found where its loss falls fastest",
+    own_evidence=_range_test_words,
+)
+def _find_lr(r: dict[str, Any]) -> Overrides:
+    # Empty (not offered) until `gradclinic lr-find` or the Launch page's button has measured this recipe.
+    found = _range_test(r)
+    return {"train.lr": found.suggestion} if found is not None and found.suggestion is not None else {}

@@ -21,7 +21,7 @@ from engine.diagnosis.rules.base import Rule, check_fraction, check_positive
 
 class LossPlateau(Rule):
     code = "loss_plateau"
-    remedies = ["batch_norm", "he_relu", "adam", "higher_lr"]
+    remedies = ["batch_norm", "he_relu", "adam", "higher_lr", "find_lr"]
 
     def __init__(self, window: float = 0.3, min_steps: int = 200, improvement: float = 0.02, still_high: float = 0.5):
         self.window = check_fraction("window", window)

@@ -16,7 +16,7 @@ from engine.diagnosis.rules.base import Rule
 
 class NonFinite(Rule):
     code = "non_finite"
-    remedies = ["clip_norm", "lower_lr", "batch_norm"]
+    remedies = ["clip_norm", "lower_lr", "batch_norm", "find_lr"]
 
     def check(self, m: RunMetrics) -> Finding | None:
         steps = []

@@ -19,7 +19,7 @@ from engine.diagnosis.rules.base import Rule, check_fraction, check_positive
 
 class UnstableLoss(Rule):
     code = "unstable_loss"
-    remedies = ["lower_lr", "schedule", "adam", "clip_norm"]
+    remedies = ["lower_lr", "schedule", "adam", "clip_norm", "find_lr"]
 
     def __init__(self, jump: float = 3.0, share: float = 0.02, floor: float = 0.2, min_steps: int = 200):
         self.jump = check_positive("jump", jump)
