@@ -126,9 +126,11 @@ class Sweep:
         executor: Executor,
         echo: Callable[[str], None] | None = None,
         executor_name: str = "",
+        name: str | None = None,
     ):
         self.store, self.plan, self.executor, self.echo = store, plan, executor, echo
-        self.group = f"sweep-{secrets.token_hex(3)}"
+        # A caller that must know the id before the driver starts (the dashboard's Launch) passes it.
+        self.group = name or f"sweep-{secrets.token_hex(3)}"
         spec, recipe = plan.spec, plan.recipe
         seed = recipe.seed if spec.seed is None else spec.seed
         sampler = studies.make_sampler(spec.sampler, plan.dims, plan.trials, seed)

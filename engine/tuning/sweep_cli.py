@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
 from engine.config.errors import RecipeError
 from engine.config.sweep import EXECUTORS, PRUNERS, SAMPLERS, SweepSpec
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a --name: also the run group and the study's name
 
 
 def spec_from_args(args: argparse.Namespace, block: SweepSpec | None) -> SweepSpec:
@@ -51,7 +54,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     executor = executors.make(args.executor, checked.spec.parallel)
     store = _store(args)
     echo = None if args.quiet else _echo
-    sweep = Sweep(store, checked, executor, echo=echo, executor_name=args.executor)
+    if args.name is not None and (not NAME.fullmatch(args.name) or args.name in results.names(store)):
+        raise RecipeError(f"--name: {args.name!r} is taken or not a name (letters, digits, - and _; at most 64)")
+    sweep = Sweep(store, checked, executor, echo=echo, executor_name=args.executor, name=args.name)
     sys.stderr.write(
         f"gradclinic: sweep {sweep.group}: {checked.trials} trials of {recipe.name}, {checked.spec.sampler} sampler, "
         f"{checked.spec.pruner} pruner, {checked.direction} {checked.metric}, {executor.slots} at a time\n"
@@ -96,5 +101,6 @@ def register(add) -> None:
     p.add_argument("--parallel", type=int, help="trials at a time (default 1)")
     p.add_argument("--metric", help="what to optimise (default: val_accuracy, or val_loss, or the model's own)")
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="where trials train (default local)")
+    p.add_argument("--name", help="the sweep's id (default sweep-<6 hex>): a caller that must know it up front")
     p.add_argument("--quiet", action="store_true", help="no line per trial on stderr")
     p.add_argument("--json", action="store_true", help="print one JSON result on stdout")
