@@ -182,8 +182,9 @@ def test_a_lock_held_30s_by_another_process(store, tmp_path, capsys):
         assert code == 0 and json.loads(out)["status"] == "running", err
         for proc, w in zip(procs, writers):
             out, err = proc.communicate(timeout=60)
+            # "busy" is itself the proof that the lock was held when each tried (a freed lock lets them write);
+            # on a loaded machine their start-up may outlast the 30 s, so the holder's own state proves nothing.
             assert proc.returncode == 1 and one_clear_line(err, "is busy", "held its write lock for 10 s"), (w, err)
-        assert holder.poll() is None  # (the lock was still held when both gave up)
         holder.wait()
     done = wait_for(lambda: (r := store.get_run(run_id))["status"] not in ("queued", "running") and r, timeout=240)
     assert done["status"] == "completed" and done["error"] is None, done["error"]
