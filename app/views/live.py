@@ -13,7 +13,7 @@ from app import ui
 from app.components import bars, boundary, curves, health, samples
 from app.logic import axes, common
 from app.logic import live as data
-from app.widgets import curve_controls
+from app.widgets import curve_controls, lr_find
 from engine.config.errors import RecipeError, StoreError
 from engine.config.recipe import Recipe
 from engine.control import lifecycle, trials
@@ -279,6 +279,7 @@ def findings_panel() -> None:
             st.caption(f"Evidence — {ev}")
         if not f.get("remedies") and f["severity"] != "info":
             st.caption("No remedy has been measured to remove this finding on a run like this one yet.")
+        lr_find.finding_pointer(f, feed.run.get("recipe_name") or "RECIPE")
         for j, remedy in enumerate(f.get("remedies") or []):
             c1, c2 = st.columns([4, 1])
             proof = f" ✅ *{remedy['evidence']}*" if remedy.get("evidence") else ""

@@ -181,6 +181,9 @@ def toggle_grid(base: Recipe) -> dict[str, Any]:
                 values[t.key] = st.slider(t.label, lo, hi, step=step, key=key, help=t.help or None)
             elif t.kind == "choice":
                 opts = t.choices(base.get(t.key))
+                wanted = st.session_state.get(key)
+                if t.log and isinstance(wanted, float) and wanted > 0 and wanted not in opts:
+                    opts = sorted([*opts, wanted])  # a link's rate between the choices (the range test's "Use it")
                 if st.session_state.get(key) not in opts:
                     st.session_state[key] = base.get(t.key)
                 values[t.key] = st.select_slider(
