@@ -21,7 +21,8 @@ from engine.tuning import study as studies
 
 @dataclass
 class SweepResult:
-    """One sweep as stored. ``trials`` has a row per trial: number, run_id, status, value, seconds, params."""
+    """One sweep as stored. ``trials`` has a row per trial: number, run_id, status, state (Optuna's), value,
+    steps (the last one reported), trained (steps the run took), seconds, and a column per parameter."""
 
     name: str
     settings: dict[str, Any]  # recipe, metric, space, sampler, pruner, parallel, executor, trials, created
@@ -148,11 +149,12 @@ def load(store: Store, name: str) -> SweepResult:
                 "state": t.state.name,
                 "value": t.value if t.state.name == "COMPLETE" else _last(t.intermediate_values),
                 "steps": max(t.intermediate_values) if t.intermediate_values else None,
+                "trained": run.get("step"),  # steps the run took: a pruned trial's are fewer
                 "seconds": seconds,
                 **{p: t.params.get(p) for p in params},
             }
         )
-    columns = ["number", "run_id", "status", "state", "value", "steps", "seconds", *params]
+    columns = ["number", "run_id", "status", "state", "value", "steps", "trained", "seconds", *params]
     trials = pd.DataFrame(rows, columns=columns)
     return SweepResult(name, settings, study.direction.name.lower(), trials, study)
 

@@ -48,7 +48,16 @@ def make_sampler(name: str, dims: tuple[Dimension, ...], trials: int, seed: int)
     import optuna
 
     if name == "grid":
-        return optuna.samplers.GridSampler(grid_values(dims, trials), seed=seed)
+
+        class AskTellGrid(optuna.samplers.GridSampler):
+            """Optuna's grid, minus its ``study.stop()`` when the grid is used up: that works only inside
+            ``study.optimize`` (under ask/tell it raises before the last trial is recorded). The driver
+            runs exactly the grid's cells, so it stops by itself."""
+
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return AskTellGrid(grid_values(dims, trials), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     # Model-based samplers draw at random until they have a few results to model. Optuna's

@@ -150,13 +150,20 @@ class Sweep:
             self.study.set_user_attr(key, value)
         self.pending: dict[str, TrialRun] = {}
         self.asked = 0
+        self.until: Callable[[float], bool] | None = None
+        self.reached = False  # a finished trial satisfied ``until``
 
     # -- the loop -----------------------------------------------------------
-    def run(self) -> str:
-        """Run every trial (``executor.slots`` at a time); returns the sweep's group id."""
+    def run(self, until: Callable[[float], bool] | None = None) -> str:
+        """Run every trial (``executor.slots`` at a time); returns the sweep's group id.
+
+        ``until``: stop asking for trials once a finished trial's value satisfies it (the ones
+        running finish): "how many trials to reach 95 %" needs no trial after the first that does.
+        """
+        self.until = until
         try:
             while True:
-                while len(self.pending) < self.executor.slots and self.asked < self.plan.trials:
+                while len(self.pending) < self.executor.slots and self.asked < self.plan.trials and not self.reached:
                     self._start_next()
                 if not self.pending:
                     break
@@ -208,6 +215,7 @@ class Sweep:
         tr.trial.set_user_attr("seconds", round(seconds, 3))
         if status in ("completed", "early_stopped") and tr.value is not None:
             self.study.tell(tr.trial, tr.value)
+            self.reached = self.reached or (self.until is not None and self.until(tr.value))
         elif status == "pruned":
             self.study.tell(tr.trial, state=state.PRUNED)
         else:  # diverged, failed, crashed, stopped: nothing to learn a value from
