@@ -6,6 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 PORT   ?= 8501
+JOBS   ?= 2  # test processes: the lessons train on one thread each, the browser tests mostly wait
 
 .PHONY: run test lint bench setup clean
 
@@ -32,7 +33,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n $(JOBS) --dist loadscope --durations=15
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/overhead.py
