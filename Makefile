@@ -43,6 +43,8 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/remedy_evidence.py
 	$(PY) benchmarks/ui_render.py --no-browser
 	$(PY) benchmarks/ui_latency.py
+	$(PY) benchmarks/sweep_overhead.py
+	$(PY) benchmarks/tuning_lessons.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,7 +1,7 @@
 """The torch line (docs/architecture.md): what the dashboard may import, and what only workers import.
 
 Torch-free: ``engine.config``, ``engine.store``, ``engine.control``,
-``engine.diagnosis``, ``engine.datasets``, the ``engine.models`` registry, the
+``engine.diagnosis``, ``engine.datasets``, ``engine.tuning``, the ``engine.models`` registry, the
 CLI's and the worker's entry modules, and every module of ``app/``. The
 training side (``engine.training`` and the architecture files) imports torch
 and runs in worker processes. Every module is found by walking the packages,
@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TORCH_FREE_PACKAGES = ("engine.config", "engine.store", "engine.control", "engine.diagnosis", "engine.datasets")
+TORCH_FREE_PACKAGES = (
+    "engine.config",
+    "engine.store",
+    "engine.control",
+    "engine.diagnosis",
+    "engine.datasets",
+    "engine.tuning",
+)
 TORCH_FREE_MODULES = (
     "engine",
     "engine.cli",
