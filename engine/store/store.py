@@ -122,12 +122,17 @@ class Store(StoreBase):
         total_steps: int | None = None,
         status: str = "queued",
         pace_ms: int = 0,
+        run_id: str | None = None,
     ) -> str:
         """Insert a run for the resolved ``recipe`` (stored as JSON) and return its new 8-hex-char id.
 
-        ``pace_ms`` starts it in slow motion (see :meth:`set_pace`).
+        ``pace_ms`` starts it in slow motion (see :meth:`set_pace`). ``run_id`` asks for that id (8 hex
+        characters) instead of a random one, so a copy of a run elsewhere (a Ray trial's store on its
+        worker) matches the driver's; an id already taken is a :class:`StoreError`.
         """
         _check_status(status)
+        if run_id is not None and not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"run_id must be 8 lowercase hex characters, got {run_id!r}")
         recipe = dict(recipe)
         now = time.time()
         row = (
@@ -142,19 +147,21 @@ class Store(StoreBase):
             _int(total_steps),
             int(pace_ms),
         )
-        for _ in range(50):
-            run_id = secrets.token_hex(4)
+        for _ in range(1 if run_id is not None else 50):
+            chosen = run_id or secrets.token_hex(4)
             try:
                 with self._write() as c:
                     seq = c.execute(
                         "INSERT INTO runs (id, name, recipe, recipe_json, status, group_id, created, started,"
                         " ended, total_steps, pace_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, *row),
+                        (chosen, *row),
                     ).lastrowid
             except sqlite3.IntegrityError:  # the random id is taken: draw again
                 continue
-            self._seqs[run_id] = seq
-            return run_id
+            self._seqs[chosen] = seq
+            return chosen
+        if run_id is not None:
+            raise StoreError(f"run id {run_id} is taken in {self.path}")
         raise StoreError(f"could not draw a free run id in {self.path}")
 
     def resolve(self, run_ref: str) -> str:
