@@ -162,3 +162,36 @@ def test_a_recipe_sweep_block_is_the_default_and_flags_override_it(tmp_path, cap
     assert out["best"]["params"]["train.lr"] == max(out["trials"], key=lambda t: t["value"] or 0)["params"]["train.lr"]
     store = Store(home)
     assert all(store.get_run(t["run_id"])["recipe"]["sweep"] is None for t in out["trials"])  # trials are plain runs
+
+
+# --- trials as background workers ------------------------------------------------------------
+
+
+def test_a_worker_asked_to_prune_ends_pruned_not_stopped(tmp_path, monkeypatch, warm_server):
+    from engine.control import lifecycle
+    from tests.engine.fault_helpers import wait_for
+
+    monkeypatch.setenv("GRADCLINIC_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    run_id = lifecycle.launch(store, load_recipe("healthy-mlp", [*TINY, "train.steps=100000"]), max_running=1)
+    wait_for(lambda: (store.get_run(run_id)["step"] or 0) > 0, timeout=60)
+    store.request_stop(run_id, prune=True)
+    store.request_stop(run_id)  # a later plain stop does not turn the prune back into a stop
+    run = wait_for(lambda: (r := store.get_run(run_id))["status"] not in ("queued", "running") and r, timeout=60)
+    assert run["status"] == "pruned" and run["step"] < 100000
+    assert store.control(run_id).prune
+
+
+def test_the_cli_runs_a_sweep_two_trials_at_a_time_in_workers(tmp_path, monkeypatch, capsys, warm_server):
+    monkeypatch.setenv("GRADCLINIC_HOME", str(tmp_path))
+    argv = ["sweep", "healthy-mlp", *(f"--set={s}" for s in TINY), "--space=train.lr=loguniform(1e-3,1e-1)"]
+    assert cli.main([*argv, "--sampler=random", "--trials=4", "--parallel=2", "--pruner=none", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["executor"] == "local" and out["parallel"] == 2 and out["counts"] == {"completed": 4}
+    assert captured.err.count("completed") == 4  # a line per finished trial
+    runs = Store(tmp_path).list_runs(group=out["sweep"])
+    spans = sorted(zip(runs["started"], runs["ended"]))
+    assert len(spans) == 4
+    overlapping = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
+    assert overlapping <= 2  # never more than --parallel trials at once
