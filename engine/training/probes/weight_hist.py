@@ -8,30 +8,17 @@ its entries (:mod:`engine.training.probing.histogram`), stored as one row of
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from engine.training.events import Event
-from engine.training.probing.base import Probe
 from engine.training.probing.context import ProbeContext
-from engine.training.probing.histogram import LogHistogram
+from engine.training.probing.histogram import HistogramProbe
 
 
-class WeightHist(Probe):
+class WeightHist(HistogramProbe):
     name = "weight_hist"
     event = Event.AFTER_STEP
-    group = "histograms"
     description = "shares of the layer's |weights| in fixed log10 bins (a sample of its entries)"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._hist: LogHistogram | None = None
-
-    def compute(self, ctx: ProbeContext) -> torch.Tensor:
-        weights = ctx.params
-        if self._hist is None or not self._hist.fits(weights):
-            self._hist = LogHistogram(weights)
-        return self._hist.counts(weights)
-
-    def on_host(self, values: np.ndarray) -> np.ndarray:
-        return values if self._hist is None else self._hist.shares(values)
+    def tensors(self, ctx: ProbeContext) -> list[torch.Tensor]:
+        return ctx.params

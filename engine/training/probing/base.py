@@ -51,9 +51,10 @@ class Probe:
     needs_snapshot: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _check_declaration(cls)
+        if not abstract:  # a shared base (``class HistogramProbe(Probe, abstract=True)``) declares no name
+            _check_declaration(cls)
 
     def __init__(self) -> None:
         self.interval = 1

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 
 from engine.config.histograms import N_BINS, log10_edges
+from engine.training.probing.base import Probe
+from engine.training.probing.context import ProbeContext
 
 #: Entries sampled per layer: a bin holding a quarter of a layer is then known to about ±1.4 percentage points.
 MAX_SAMPLES = 1024
@@ -123,3 +125,30 @@ class LogHistogram:
     def shares(self, counts: np.ndarray) -> np.ndarray:
         """Host side: drained counts ``[steps, layers x N_BINS]`` as shares of each layer's binned entries."""
         return counts / np.maximum(np.repeat(self.sizes, N_BINS), 1.0)
+
+
+class HistogramProbe(Probe, abstract=True):
+    """A probe whose value is a histogram of some per-layer tensors (:meth:`tensors`), binned by LogHistogram.
+
+    The weight and gradient histogram probes differ only in which tensors and at which event;
+    the binning, its buffers (rebuilt when the tensors change storage) and the shares are here.
+    """
+
+    group = "histograms"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hist: LogHistogram | None = None
+
+    def tensors(self, ctx: ProbeContext) -> list[torch.Tensor]:
+        """The layers' tensors to bin, in layer order."""
+        raise NotImplementedError
+
+    def compute(self, ctx: ProbeContext) -> torch.Tensor:
+        values = self.tensors(ctx)
+        if self._hist is None or not self._hist.fits(values):
+            self._hist = LogHistogram(values)
+        return self._hist.counts(values)
+
+    def on_host(self, values: np.ndarray) -> np.ndarray:
+        return values if self._hist is None else self._hist.shares(values)
