@@ -31,6 +31,7 @@ pages = [
     st.Page(ui.LIVE, title="Live run", icon=":material/monitoring:", url_path="live"),
     st.Page(ui.COMPARE, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page(ui.RUNS, title="Runs", icon=":material/history:", url_path="runs"),
+    st.Page(ui.SWEEP, title="Sweep", icon=":material/tune:", url_path="sweep"),
 ]
 page = st.navigation(pages)
 
