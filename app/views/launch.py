@@ -12,7 +12,7 @@ from app import ui
 from app.logic import launch as setup
 from app.logic import toggles
 from app.widgets import launch as widgets
-from app.widgets import lr_find
+from app.widgets import lr_find, sweep_launch
 from engine.config.errors import RecipeError, excerpt
 from engine.control import compare, lifecycle
 
@@ -131,6 +131,7 @@ with run_box:
         changed = setup.describe_changes(all_sets)
         st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
     lr_find.panel(store, name, recipe, all_sets)  # the range test of this setup, and its "Use it"
+    sweep_launch.panel(store, name, recipe, all_sets)  # search the ticked toggles; opens the Sweep page
 
 if error is None and launch_clicked:
     run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, all_sets), pace_ms=int(pace_ms))
