@@ -1,6 +1,6 @@
 """``gradclinic``: the command line. Thin: parse, call the engine, print.
 
-Exit codes (DESIGN.md): 0 when a run ended (completed, early_stopped,
+Exit codes (DESIGN.md): 0 when a run ended (completed, early_stopped, pruned,
 diverged or stopped); 2 when the recipe, an override or the data is
 invalid (one message on stderr, no traceback); 1 for anything else.
 """
