@@ -42,6 +42,7 @@ INSTALL_HINT = "--executor ray needs Ray: pip install 'gradclinic[ray]'"
 #: before), no usage statistics sent anywhere. Token authentication is added in _local_auth.
 LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+_TOKEN = ""  # the local Ray's token, made at the first local sweep of this process
 EXCHANGE_WAIT_S = 30.0  # one mailbox round trip; far more than it takes, short of hanging the sweep
 
 
@@ -166,8 +167,11 @@ class RayExecutor:
     def _local_auth(self) -> None:
         # Ray's default for a new local cluster is a token saved in ~/.ray; a token only in this process's
         # environment (inherited by the Ray it starts) keeps other users of this machine out, writing nothing.
+        # One token per process: Ray's client caches the first it reads, so a second sweep here reuses it.
+        global _TOKEN
         if not any(os.environ.get(k) for k in AUTH_VARS):
-            self._set_env({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)})
+            _TOKEN = _TOKEN or secrets.token_hex(32)
+            self._set_env({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN})
 
     def _exchange(self, store) -> None:
         """One round trip: controls out, calls in; replay them and note what each run still has waiting."""
@@ -245,7 +249,9 @@ class RayExecutor:
 def _reread_auth_mode() -> None:
     """Make an already imported Ray see RAY_AUTH_MODE as set now (it reads its config at import)."""
     try:  # what Ray itself calls after it turns token mode on (ray._raylet is compiled: no stubs)
-        importlib.import_module("ray._raylet").Config.initialize("")
+        raylet = importlib.import_module("ray._raylet")
+        raylet.Config.initialize("")
+        raylet.AuthenticationTokenLoader.instance().reset_cache()  # a token read before is read again
     except (ImportError, AttributeError):  # another Ray version: its own import read the environment
         pass
 
