@@ -169,7 +169,7 @@ class Recorder(Callback):
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
         written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
         control = self.store.control(self.run_id)  # a read: it answers while the store is locked
-        if control.stop:
+        if control.stop and not final:  # a stop that comes after the last step changes nothing: it completed
             if control.prune:
                 s.request_stop("pruned", step=s.step, what="pruned by the sweep")
             else:

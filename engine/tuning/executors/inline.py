@@ -7,6 +7,7 @@ larger program; the runs are the same runs the queue's workers would record.
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 
 from engine.config.recipe import Recipe
@@ -23,7 +24,12 @@ class InlineExecutor:
         self.queued: deque[tuple[str, Recipe]] = deque()
 
     def submit(self, sweep, recipe: Recipe, name: str) -> str:
-        run_id = sweep.store.create_run(recipe.to_dict(), name=name, group=sweep.group, total_steps=recipe.train.steps)
+        # Running from the start, with this process as its worker: a queued row would be the run
+        # queue's to claim, and a dashboard's refresh could start a second copy in a worker.
+        run_id = sweep.store.create_run(
+            recipe.to_dict(), name=name, group=sweep.group, total_steps=recipe.train.steps, status="running"
+        )
+        sweep.store.update_run(run_id, pid=os.getpid())
         self.queued.append((run_id, recipe))
         return run_id
 
