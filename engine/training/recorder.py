@@ -168,6 +168,8 @@ class Recorder(Callback):
         self._steps, self._losses, self._lrs, self._pending_scalars, self._events = [], [], [], [], []
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
         written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
+        if self.on_flush is not None:  # before the control read: an in-process sweep's prune applies at once
+            self.on_flush({"step": s.step, "loss": self.last_loss, "metrics": s.metrics})
         control = self.store.control(self.run_id)  # a read: it answers while the store is locked
         if control.stop and not final:  # a stop that comes after the last step changes nothing: it completed
             if control.prune:
@@ -184,8 +186,6 @@ class Recorder(Callback):
                     self.diagnose(self.store, self.run_id)
             except StoreBusy:
                 pass  # a later evaluation (or the end of the run) diagnoses again
-        if self.on_flush is not None:
-            self.on_flush({"step": s.step, "loss": self.last_loss, "metrics": s.metrics})
 
     def _write_kept(self, wait: bool) -> bool:
         """Write the kept batches, oldest first; False while another process holds the lock.

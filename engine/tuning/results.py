@@ -136,9 +136,10 @@ def load(store: Store, name: str) -> SweepResult:
     for t in study.get_trials(deepcopy=False):
         run_id = t.user_attrs.get("run_id")
         run = by_id.get(run_id, {})
-        status = run.get("status") or t.user_attrs.get("status") or t.state.name.lower()
+        outcome = t.user_attrs.get("outcome") or {}
+        status = run.get("status") or outcome.get("status") or t.state.name.lower()
         started, ended = run.get("started"), run.get("ended")
-        seconds = t.user_attrs.get("seconds")
+        seconds = outcome.get("seconds")
         if seconds is None and started and ended:
             seconds = float(ended) - float(started)
         rows.append(
@@ -148,7 +149,7 @@ def load(store: Store, name: str) -> SweepResult:
                 "status": status,
                 "state": t.state.name,
                 "value": t.value if t.state.name == "COMPLETE" else _last(t.intermediate_values),
-                "steps": max(t.intermediate_values) if t.intermediate_values else None,
+                "steps": max(t.intermediate_values) if t.intermediate_values else run.get("step"),
                 "trained": run.get("step"),  # steps the run took: a pruned trial's are fewer
                 "seconds": seconds,
                 **{p: t.params.get(p) for p in params},

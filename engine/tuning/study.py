@@ -109,9 +109,20 @@ def create(home: Path, name: str, direction: Literal["minimize", "maximize"], sa
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints its own one line a trial
+    _write_ahead(Path(home) / STUDY_FILE)
     return optuna.create_study(
         study_name=name, storage=storage_url(home), direction=direction, sampler=sampler, pruner=pruner
     )
+
+
+def _write_ahead(path: Path) -> None:
+    """Put the sweeps database in WAL mode (it stays so): the driver commits at every report, and in
+    WAL a commit appends to the log instead of rewriting pages, and the dashboard reads meanwhile."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=30) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def load(home: Path, name: str) -> optuna.Study:

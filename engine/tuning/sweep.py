@@ -150,6 +150,7 @@ class Sweep:
             self.study.set_user_attr(key, value)
         self.pending: dict[str, TrialRun] = {}
         self.asked = 0
+        self.pruning = spec.pruner != "none"  # report each evaluation to Optuna only when a pruner reads them
         self.until: Callable[[float], bool] | None = None
         self.reached = False  # a finished trial satisfied ``until``
 
@@ -186,20 +187,27 @@ class Sweep:
         trial.set_user_attr("run_id", run_id)
         self.pending[run_id] = TrialRun(trial, run_id, params)
 
-    def observe(self, run_id: str) -> None:
-        """Report the run's new evaluations to the pruner, prune it if told to, and tell it once it ended."""
+    def observe(self, run_id: str, settle: bool = True) -> None:
+        """Report the run's new evaluations to the pruner, prune it if told to, and tell it once it ended.
+
+        ``settle=False`` (a call from inside the trial's own training) skips the check for its end.
+        """
         tr = self.pending.get(run_id)
-        if tr is None:
-            return
+        if tr is None or (not settle and not self.pruning):
+            return  # with no pruner nothing is decided mid-run: the value is read once, at the end
         rows = self.store.scalars(run_id, since_step=tr.reported, names=[self.plan.column])
         for step, value in sorted(zip(rows["step"].astype(int), rows["value"].astype(float))):
             if step <= tr.reported or not math.isfinite(value):
                 continue
-            tr.trial.report(value, step)
             tr.reported, tr.value = step, value
+            if not self.pruning:
+                continue
+            tr.trial.report(value, step)
             if not tr.prune_sent and tr.trial.should_prune():
                 self.store.request_stop(run_id, prune=True)
                 tr.prune_sent = True
+        if not settle:
+            return
         from engine.control import queue
 
         status = queue.observed(self.store.get_run(run_id))["status"]  # a dead worker reads as crashed
@@ -210,9 +218,9 @@ class Sweep:
         import optuna
 
         state = optuna.trial.TrialState
-        tr.trial.set_user_attr("status", status)
         seconds = time.monotonic() - tr.started
-        tr.trial.set_user_attr("seconds", round(seconds, 3))
+        # One attribute, one write: each Optuna write to sweeps.db is a transaction of its own.
+        tr.trial.set_user_attr("outcome", {"status": status, "seconds": round(seconds, 3)})
         if status in ("completed", "early_stopped") and tr.value is not None:
             self.study.tell(tr.trial, tr.value)
             self.reached = self.reached or (self.until is not None and self.until(tr.value))
@@ -235,7 +243,7 @@ class Sweep:
         for tr in list(self.pending.values()):
             try:
                 self.store.request_stop(tr.run_id)
-                tr.trial.set_user_attr("status", "stopped")
+                tr.trial.set_user_attr("outcome", {"status": "stopped", "seconds": None})
                 self.study.tell(tr.trial, state=optuna.trial.TrialState.FAIL)
             except Exception:  # best effort while going down: the run's own worker still ends it
                 pass

@@ -44,9 +44,17 @@ class InlineExecutor:
         except Exception as exc:  # the data or the model would not build: the trial fails, the sweep goes on
             sweep.store.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             return
+        every, seen = recipe.train.eval_every, [0]
+
+        def on_flush(info: dict) -> None:
+            # A flush after an evaluation reports it, so the pruner sees each one as it comes;
+            # the flushes in between have nothing new for it.
+            if info["step"] // every > seen[0]:
+                seen[0] = info["step"] // every
+                sweep.observe(run_id, settle=False)
+
         try:
-            # Each flush reports the trial's new evaluations, so the pruner sees them as they come.
-            session.train(sweep.store, run_id, prepared, on_flush=lambda _info: sweep.observe(run_id))
+            session.train(sweep.store, run_id, prepared, on_flush=on_flush)
         except Exception as exc:  # recorded as failed by the session; the sweep goes on with the next trial
             log.warning("trial run %s failed: %s", run_id, exc)
 
