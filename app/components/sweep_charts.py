@@ -67,6 +67,23 @@ def _need(result: SweepResult, title: str, n: int, presentation: bool, what: str
     return empty_figure(title, message, x_label="", presentation=presentation)
 
 
+PRUNED_MARKER = dict(color=PRUNED, size=10, symbol="x-thin-open", line=dict(width=2.5, color=PRUNED))
+DONE_MARKER = dict(color=DONE, size=11, line=dict(width=1, color="white"))
+
+
+def _trial_markers(result: SweepResult, rows: pd.DataFrame, name: str, marker: dict) -> go.Scatter:
+    """One marker per trial in ``rows``, at its number and value, with its params on hover."""
+    return go.Scatter(
+        x=rows["number"],
+        y=_values(result, rows),
+        mode="markers",
+        name=name,
+        marker=marker,
+        hovertext=[_hover(result, r) for r in rows.to_dict("records")],
+        hovertemplate="%{hovertext}<br>%{y:.4g}<extra></extra>",
+    )
+
+
 def history_figure(result: SweepResult, *, presentation: bool = False) -> go.Figure:
     """Each trial's metric by trial number and the best so far; pruned trials grey, at the value they were cut at."""
     title = f"Best {metric_label(result.metric)} so far"
@@ -76,28 +93,8 @@ def history_figure(result: SweepResult, *, presentation: bool = False) -> go.Fig
     fig = go.Figure()
     pruned, done = _pruned(result), _finished(result)
     if len(pruned):
-        fig.add_trace(
-            go.Scatter(
-                x=pruned["number"],
-                y=_values(result, pruned),
-                mode="markers",
-                name="pruned (value when cut)",
-                marker=dict(color=PRUNED, size=10, symbol="x-thin-open", line=dict(width=2.5, color=PRUNED)),
-                hovertext=[_hover(result, r) for r in pruned.to_dict("records")],
-                hovertemplate="%{hovertext}<br>%{y:.4g}<extra></extra>",
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=done["number"],
-            y=_values(result, done),
-            mode="markers",
-            name="finished trial",
-            marker=dict(color=DONE, size=11, line=dict(width=1, color="white")),
-            hovertext=[_hover(result, r) for r in done.to_dict("records")],
-            hovertemplate="%{hovertext}<br>%{y:.4g}<extra></extra>",
-        )
-    )
+        fig.add_trace(_trial_markers(result, pruned, "pruned (value when cut)", PRUNED_MARKER))
+    fig.add_trace(_trial_markers(result, done, "finished trial", DONE_MARKER))
     best = result.best_so_far()
     last = int(result.trials["number"].max())
     xs = [*best["number"], last] if last > best["number"].iloc[-1] else list(best["number"])
