@@ -33,6 +33,12 @@ def local_ray_env(tmp_path, monkeypatch):
     return home
 
 
+def ray_sweep(tmp_path, lr_spec: str, trials: int, pruner: str):
+    """A store, a checked random sweep of the tiny recipe's lr, and a Ray executor two trials wide."""
+    spec = SweepSpec(space={"train.lr": lr_spec}, sampler="random", trials=trials, parallel=2, pruner=pruner)
+    return Store(tmp_path / "store"), plan(load_recipe("healthy-mlp", TINY), spec), make("ray", 2)
+
+
 def listening_addresses() -> set[str]:
     """The addresses this process's children (the local Ray it started: GCS, raylet, workers) listen on."""
     found = set()
@@ -46,10 +52,7 @@ def listening_addresses() -> set[str]:
 
 @pytest.mark.slow
 def test_eight_trials_two_at_a_time_on_a_local_ray_all_land_in_the_store(tmp_path, local_ray_env):
-    store = Store(tmp_path / "store")
-    spec = SweepSpec(space={"train.lr": "loguniform(1e-3,3)"}, sampler="random", trials=8, parallel=2, pruner="median")
-    checked = plan(load_recipe("healthy-mlp", TINY), spec)
-    executor = make("ray", 2)
+    store, checked, executor = ray_sweep(tmp_path, "loguniform(1e-3,3)", trials=8, pruner="median")
     submit, seen = executor.submit, {}
 
     def submit_paced(sweep, recipe, name):
@@ -103,10 +106,7 @@ def test_without_ray_the_executor_is_refused_with_the_install_line(tmp_path, mon
 
 @pytest.mark.slow
 def test_a_trial_that_raises_is_failed_and_one_whose_worker_dies_is_crashed(tmp_path, local_ray_env):
-    store = Store(tmp_path / "store")
-    spec = SweepSpec(space={"train.lr": "loguniform(1e-3,1)"}, sampler="random", trials=2, parallel=2, pruner="none")
-    checked = plan(load_recipe("healthy-mlp", TINY), spec)
-    executor = make("ray", 2)
+    store, checked, executor = ray_sweep(tmp_path, "loguniform(1e-3,1)", trials=2, pruner="none")
     submit = executor.submit
 
     def raises(data, run_id, name, mailbox):
