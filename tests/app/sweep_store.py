@@ -12,8 +12,10 @@ TINY = ["data.name=moons", "model.depth=2", "model.width=8", "train.steps=40", "
 SPACE = {"train.lr": "loguniform(1e-3,1)", "model.width": "intlog(4,32)"}
 
 
-def write_sweep(home: Path, trials: int = 6, seed: int = 3, sampler: str = "random") -> str:
-    """Run the tiny sweep into the store at ``home``; returns its id."""
+def write_sweep(
+    home: Path, trials: int = 6, seed: int = 3, sampler: str = "random", executor: str = "inline", parallel: int = 1
+) -> str:
+    """Run the tiny sweep into the store at ``home`` (in this process, or on ``executor``); returns its id."""
     import torch
 
     from engine.config.recipe import load_recipe
@@ -25,8 +27,9 @@ def write_sweep(home: Path, trials: int = 6, seed: int = 3, sampler: str = "rand
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the machine is shared: one core, as a CI runner has
     try:
-        spec = SweepSpec(space=SPACE, sampler=sampler, trials=trials, pruner="median", seed=seed)
+        spec = SweepSpec(space=SPACE, sampler=sampler, trials=trials, pruner="median", seed=seed, parallel=parallel)
         with Store(home) as store:
-            return Sweep(store, plan(load_recipe("healthy-mlp", TINY), spec), make("inline", 1)).run()
+            checked = plan(load_recipe("healthy-mlp", TINY), spec)
+            return Sweep(store, checked, make(executor, parallel), executor_name=executor).run()
     finally:
         torch.set_num_threads(threads)

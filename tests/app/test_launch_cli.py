@@ -67,5 +67,7 @@ def test_the_launch_page_prints_the_command_for_its_setup(home):
     at.query_params["set"] = "train.steps=50"
     at.run()
     assert not at.exception, at.exception
-    printed = [c.value for c in at.code if c.value.startswith("gradclinic ")]
+    printed = [c.value for c in at.code if c.value.startswith("gradclinic ") and " run " in c.value]
     assert printed == [f"gradclinic --home {home} run healthy-mlp --set train.steps=50 --name 'healthy-mlp: steps=50'"]
+    swept = [c.value for c in at.code if c.value.startswith("gradclinic ") and " sweep " in c.value]
+    assert len(swept) == 1 and "sweep healthy-mlp --set train.steps=50 --space" in swept[0]  # the sweep box's line

@@ -68,10 +68,10 @@ def test_notes_are_one_bounded_line(store, run):
 
 
 def test_pause_and_pace_are_read_in_one_lookup_with_the_stop_flag(store, run):
-    assert tuple(store.control(run)) == (False, False, 0)
+    assert tuple(store.control(run)) == (False, False, 0, False)  # stop, paused, pace_ms, prune
     store.set_paused(run, True)
     store.set_pace(run, 50)
-    assert tuple(store.control(run)) == (False, True, 50)
+    assert tuple(store.control(run)) == (False, True, 50, False)
     assert store.get_run(run)["paused"] is True and store.list_runs().loc[0, "pace_ms"] == 50
     store.request_stop(run)
     assert store.control(run).stop
