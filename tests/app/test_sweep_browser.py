@@ -2,10 +2,11 @@
 
 An 8-trial sweep of a tiny moons MLP is trained two trials at a time on a local Ray
 (loopback only, its files and any ~/.ray under the test's own folders) while the app
-server starts: the page reads a Ray sweep exactly as any other, from the one store. The page at 1440x900 shows the header, the trials
-table and the five charts; clicking the best trial's row lands on its Live view. The
-screenshot goes to ``artifacts/screenshots/sweep_1440x900.png`` (and, with
-``GRADCLINIC_DOCS=1``, to ``docs/sweep.png`` for the README).
+server starts: the page reads a Ray sweep exactly as any other, from the one store.
+The page at 1440x900 shows the header, the trials table and the five charts; clicking
+the best trial's row lands on its Live view. The screenshot goes to
+``artifacts/screenshots/sweep_1440x900.png`` (and, with ``GRADCLINIC_DOCS=1``, to
+``docs/sweep.png`` for the README).
 """
 
 from __future__ import annotations
