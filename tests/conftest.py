@@ -47,3 +47,15 @@ def warm_server(private_warm_server):
     warm.ensure_started()
     assert warm.wait_ready(120), "the test session's fork server did not answer within 120 s"
     return private_warm_server
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for a test that trains in-process: two on a 2-core machine running two test
+    processes oversubscribe the cores. (tests/lessons/ has a module-scoped one of its own.)"""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -35,14 +35,7 @@ def sweep_options(home: str | Path) -> dict[str, str]:
     """
     from engine.tuning import study as studies
 
-    if not (Path(home) / studies.STUDY_FILE).is_file():
-        return {}
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    summaries = optuna.get_all_study_summaries(studies.storage_url(Path(home)), include_best_trial=False)
-    summaries.sort(key=lambda s: float(s.user_attrs.get("created") or 0.0), reverse=True)
-    return {s.study_name: option_label(s.study_name, s.user_attrs, s.n_trials) for s in summaries}
+    return {s.study_name: option_label(s.study_name, s.user_attrs, s.n_trials) for s in studies.summaries(Path(home))}
 
 
 def option_label(name: str, settings: dict[str, Any], n_trials: int) -> str:

@@ -133,13 +133,19 @@ def load(home: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage_url(home))
 
 
-def names(home: Path) -> list[str]:
-    """Every sweep's study name in the store at ``home``, newest first; none when there is no database."""
+def summaries(home: Path) -> list[optuna.study.StudySummary]:
+    """Every sweep's study summary (name, settings in ``user_attrs``, trial count) in the store at ``home``,
+    newest first, in one read of the database; none when there is no database."""
     if not (Path(home) / STUDY_FILE).is_file():
         return []
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    summaries = optuna.get_all_study_summaries(storage_url(home), include_best_trial=False)
-    summaries.sort(key=lambda s: s.datetime_start.timestamp() if s.datetime_start else 0.0, reverse=True)
-    return [s.study_name for s in summaries]
+    found = optuna.get_all_study_summaries(storage_url(home), include_best_trial=False)
+    found.sort(key=lambda s: float(s.user_attrs.get("created") or 0.0), reverse=True)
+    return found
+
+
+def names(home: Path) -> list[str]:
+    """Every sweep's study name in the store at ``home``, newest first."""
+    return [s.study_name for s in summaries(home)]

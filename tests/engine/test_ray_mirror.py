@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from engine.config.errors import StoreError
 from engine.config.recipe import load_recipe
@@ -16,11 +15,8 @@ TINY = ["data.name=moons", "model.depth=2", "model.width=16", "train.steps=90", 
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here trains in-process on one torch thread (tests/conftest.py)."""
 
 
 def test_create_run_takes_a_chosen_id_once(tmp_path):

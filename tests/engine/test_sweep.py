@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from engine import cli
 from engine.config.errors import RecipeError
@@ -21,11 +20,8 @@ LR = {"train.lr": "loguniform(1e-5,1e-1)"}
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here trains in-process on one torch thread (tests/conftest.py)."""
 
 
 def sweep(store: Store, **spec) -> results.SweepResult:
