@@ -20,7 +20,6 @@ from engine.store import Store, default_home
 LAUNCH, LIVE, COMPARE, RUNS = "views/launch.py", "views/live.py", "views/compare.py", "views/runs.py"
 SWEEP = "views/sweep.py"
 REFRESH_S = 1.0  # how often live views poll the store
-FIRST_POINT_S = 0.25  # until a live run's first point arrives, poll this often: it comes within a second
 
 PRESENT = "present"  # the query parameter that keeps presentation mode through reloads and links
 PRESENTATION_KEY = "presentation"  # the sidebar toggle's key: the mode within one browser session

@@ -153,7 +153,7 @@ def activation_fractions(
         )
     _layer_xaxis(fig, names)
     fig.update_yaxes(title_text=y_label, range=[0, 100], ticksuffix=" %")
-    style(fig, presentation=presentation)
+    fig = style(fig, presentation=presentation)
     # Rotated layer names fill the space under the plot, so this legend sits inside it, top right,
     # where bars rarely reach (the y axis runs to 100 %).
     fig.update_layout(legend=dict(orientation="h", x=1.0, xanchor="right", y=0.98, yanchor="top"))

@@ -396,7 +396,7 @@ def side_by_side_heatmaps(
             colorbar=_colorbar(stat_label, lo, hi, log=log, center=center, center_text=center_text, unit=""),
         ),
     )
-    style(fig, presentation=presentation, height=rows * row_px + font_size(presentation) * 6)
+    fig = style(fig, presentation=presentation, height=rows * row_px + font_size(presentation) * 6)
     # The panel titles sit just above each panel: room for the first row's under the chart title.
     fig.update_layout(margin=dict(t=fig.layout.margin.t + round(font_size(presentation) * 1.6)))
     return fig

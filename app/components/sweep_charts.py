@@ -149,7 +149,7 @@ def parallel_figure(result: SweepResult, *, presentation: bool = False) -> go.Fi
         )
     )
     fig.update_layout(title=dict(text=title))
-    style(fig, presentation=presentation)
+    fig = style(fig, presentation=presentation)
     m = fig.layout.margin
     fig.update_layout(margin=dict(l=max(m.l, 80), r=max(m.r, 60), t=m.t + size * 2, b=size * 2))
     return fig

@@ -268,12 +268,18 @@ def data_summary(data: datasets.Dataset) -> str:
     return f"{rows:,} rows · {features:,} features · {target}"
 
 
-def summarise_data(spec: Any, seed: int) -> str | None:
-    """:func:`data_summary` of the data a recipe names, or None where it cannot be loaded (the run says why)."""
+def load_data(spec: Any, seed: int) -> datasets.Dataset | None:
+    """The prepared data a recipe names, or None where it cannot be loaded (the run says why)."""
     try:
-        return data_summary(datasets.prepare(spec, seed))
+        return datasets.prepare(spec, seed)
     except RecipeError:  # DataError is a RecipeError
         return None
+
+
+def summarise_data(spec: Any, seed: int) -> str | None:
+    """:func:`data_summary` of the data a recipe names, or None where it cannot be loaded."""
+    data = load_data(spec, seed)
+    return None if data is None else data_summary(data)
 
 
 def upload_columns(filename: str, data: bytes) -> tuple[list[str], str | None]:

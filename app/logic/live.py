@@ -9,13 +9,15 @@ what keeps a long run cheap to watch.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from app.logic import axes
+from app.logic import axes, common
 from engine.config.histograms import HIST_STATS, split
 from engine.store import Store
 
@@ -31,6 +33,9 @@ HEALTH_STATS = (
 )
 #: Per-layer statistics the Live view draws: the strip's, and the weight and gradient histograms.
 LIVE_STATS = (*HEALTH_STATS, *HIST_STATS)
+#: Before a live run's first point, a refresh waits up to this long for it (within the page's 1 s tick).
+FIRST_POINT_WAIT_S = 0.8
+
 #: A history longer than this many recorded steps is first read as an evenly spaced sample;
 #: heatmaps draw at most ~600 columns anyway, and new rows then arrive at full resolution.
 HISTORY_BINS = 1000
@@ -196,3 +201,28 @@ def probe_meter(schedule: dict | None, overhead: float | None) -> str:
         # Not a broken budget: a short run keeps enough records to tell its story (planner.MIN_RECORDS).
         parts.append(f"over budget because a run this short still records every probe at least every {floor} steps")
     return " — ".join(parts)
+
+
+def wait_for_first_step(
+    store: Store,
+    run_id: str,
+    timeout_s: float = FIRST_POINT_WAIT_S,
+    poll_s: float = 0.02,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Wait until a run stores its first step or ends, reading only its row; True once it has a step.
+
+    The Live page calls this before a refresh while it has no point yet: the first point is drawn
+    the moment it is stored, instead of at the next tick, and the browser is not asked to redraw
+    an empty page several times a second meanwhile (on a 2-core laptop that redraw slows the
+    very worker it waits for).
+    """
+    deadline = clock() + timeout_s
+    while True:
+        run = store.get_run(run_id)
+        if run.get("step") or not common.is_live(run["status"]):
+            return bool(run.get("step"))
+        if clock() >= deadline:
+            return False
+        sleep(poll_s)

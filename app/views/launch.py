@@ -13,11 +13,30 @@ from app.logic import launch as setup
 from app.logic import toggles
 from app.widgets import launch as widgets
 from app.widgets import lr_find, sweep_launch
-from engine.config.errors import RecipeError, excerpt
+from engine.config.errors import RecipeError, StoreError, excerpt
+from engine.config.recipe import Recipe
 from engine.control import compare, lifecycle
 
+LAUNCHED, LAUNCH_FAILED = "launched_run", "launch_failed"
+
+
+def launch_now(recipe: Recipe, run_name: str) -> None:
+    """Launch's callback: record the run and start its worker, before the page reruns."""
+    try:
+        pace_ms = int(st.session_state.get("launch_pace") or 0)
+        st.session_state[LAUNCHED] = lifecycle.launch(store, recipe, name=run_name, pace_ms=pace_ms)
+    except (RecipeError, StoreError) as exc:  # too big for memory by now, or a busy store: said on the page
+        st.session_state[LAUNCH_FAILED] = str(exc)
+
+
 store = ui.store()
+# Launch starts its run in the button's callback, before this rerun; the page goes straight to it
+# instead of drawing itself again first (that redraw was half a second of the wait for a first point).
+if launched := st.session_state.pop(LAUNCHED, None):
+    ui.go(ui.LIVE, run=launched)
 st.title("🩺 Gradient Clinic")
+if failed := st.session_state.pop(LAUNCH_FAILED, None):
+    st.error(f"**Cannot launch:** {failed}")
 st.caption("Why won't my network train? Pick a lesson, watch the gradients, toggle a remedy, compare.")
 
 name, url_sets = setup.from_query(st.query_params)
@@ -41,13 +60,15 @@ widgets.sync_widgets(base, name, url_sets)
 head = st.container()  # filled once the Advanced lines are known: a CSV setup is titled by its file
 run_box = st.container(border=True)
 
-if setup.lesson_rest(base):
-    st.markdown(setup.lesson_rest(base))
-if base.questions:
-    with st.container(border=True):
-        st.markdown("**Questions to answer from the runs**")
-        for q in base.questions:
-            st.markdown(f"- {q.ask}")
+text, picture = ui.chart_columns(2)
+with text:
+    if setup.lesson_rest(base):
+        st.markdown(setup.lesson_rest(base))
+    if base.questions:
+        with st.container(border=True):
+            st.markdown("**Questions to answer from the runs**")
+            for q in base.questions:
+                st.markdown(f"- {q.ask}")
 
 st.subheader("Remedies")
 widget_values = widgets.toggle_grid(base)
@@ -80,15 +101,21 @@ with head:
     if summary or base.summary:
         st.caption(summary or base.summary)
 
+with picture:
+    if recipe is not None:
+        widgets.data_picture(recipe)  # what the network will learn from
+
 with run_box:
     variant_options = setup.variant_options(base, toggle_sets)
     c1, c2, c4, c3 = st.columns([1, 2, 0.7, 1])
-    launch_clicked = c1.button(
+    c1.button(
         "🚀 Launch",
         type="primary",
         disabled=error is not None,
         width="stretch",
         help="Start one run with the setup below and watch it live.",
+        on_click=launch_now,
+        args=(recipe, setup.run_name(base, all_sets)),
     )
     pace_ms = c1.selectbox(
         "🐢 Slow motion",
@@ -133,9 +160,6 @@ with run_box:
     lr_find.panel(store, name, recipe, all_sets)  # the range test of this setup, and its "Use it"
     sweep_launch.panel(store, name, recipe, all_sets)  # search the ticked toggles; opens the Sweep page
 
-if error is None and launch_clicked:
-    run_id = lifecycle.launch(store, recipe, name=setup.run_name(base, all_sets), pace_ms=int(pace_ms))
-    ui.go(ui.LIVE, run=run_id)
 if error is None and (compare_clicked or lesson_clicked):
     baseline = setup.baseline_of(base, advanced_text)
     picked_variants = (

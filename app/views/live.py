@@ -303,13 +303,11 @@ def apply(remedy: dict) -> None:
     ui.go(ui.COMPARE, runs=[run_id, new_id])
 
 
-# Until the first point arrives, poll fast (it comes within a second of Launch); then once a second.
-empty_at_start = feed.wide.shape[0] == 0
-
-
-@st.fragment(run_every=(ui.FIRST_POINT_S if empty_at_start else ui.REFRESH_S) if live_at_start else None)
+@st.fragment(run_every=ui.REFRESH_S if live_at_start else None)
 def body() -> None:
     try:
+        if live_at_start and feed.wide.shape[0] == 0:
+            data.wait_for_first_step(store, run_id)  # drawn the moment it is stored, not at the next tick
         feed.refresh(store)
     except StoreError as exc:
         st.error(f"This run is gone: {exc}")
@@ -320,8 +318,6 @@ def body() -> None:
     findings_panel()
     if live_at_start and not common.is_live(feed.status):
         st.rerun()  # the run ended: redraw once without the timer
-    elif empty_at_start and feed.wide.shape[0]:
-        st.rerun()  # the first points are in: poll at the usual pace from now on
 
 
 body()

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from app import ui
+from app.components import data_preview
 from app.logic import toggles
 from app.logic.launch import (
     CUSTOM,
@@ -19,10 +20,11 @@ from app.logic.launch import (
     accept_upload,
     csv_sets,
     is_image_data,
+    load_data,
     recipe_cards,
-    summarise_data,
     upload_columns,
 )
+from app.logic.launch import data_summary as summary_line
 from engine.config.errors import RecipeError
 from engine.config.recipe import DataSpec, Recipe
 
@@ -83,13 +85,28 @@ def _picked() -> None:
 
 
 @st.cache_data(show_spinner="Reading the data…", max_entries=8)
-def _summary(data_json: str, seed: int) -> str | None:
-    return summarise_data(DataSpec.model_validate(json.loads(data_json)), seed)
+def _look(data_json: str, seed: int, presentation: bool) -> tuple[str | None, Any]:
+    """(one line about the data, a picture of it), from one read of the data."""
+    data = load_data(DataSpec.model_validate(json.loads(data_json)), seed)
+    if data is None:
+        return None, None
+    return summary_line(data), data_preview.preview_figure(data, presentation=presentation)
+
+
+def _look_at(recipe: Recipe) -> tuple[str | None, Any]:
+    return _look(json.dumps(recipe.to_dict()["data"], sort_keys=True), recipe.seed, ui.presentation())
 
 
 def data_summary(recipe: Recipe) -> str | None:
     """One line about the recipe's data (rows, features, classes), read once per data setup and cached."""
-    return _summary(json.dumps(recipe.to_dict()["data"], sort_keys=True), recipe.seed)
+    return _look_at(recipe)[0]
+
+
+def data_picture(recipe: Recipe) -> None:
+    """Draw the recipe's training data (points, images or sequences), where there is a picture of it."""
+    fig = _look_at(recipe)[1]
+    if fig is not None:
+        ui.plot(fig, key="data_preview")
 
 
 def gallery(current: str) -> str | None:
