@@ -45,6 +45,8 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/ui_latency.py
 	$(PY) benchmarks/sweep_overhead.py
 	$(PY) benchmarks/tuning_lessons.py
+	$(PY) benchmarks/cross_validation.py
+	$(PY) benchmarks/cross_validation.py --lesson
 
 clean:
 	rm -rf $(VENV) .pytest_cache

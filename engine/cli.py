@@ -292,6 +292,12 @@ def cmd_compare(args) -> int:
 
     recipe = _recipe(args)
     variants = compare.build_variants(recipe, args.vary, grid=args.grid)
+    if args.folds is not None:  # compare --cv K: every variant on the same folds, paired differences
+        from engine.control import cv_cli
+
+        if args.seeds != 1:
+            raise RecipeError("--seeds: with --cv the folds are the repeats; leave --seeds out (or use --repeats)")
+        return cv_cli.run(args, variants)
     store = _store(args)
     group = compare.launch_group(store, recipe, variants, seeds=args.seeds)
     if not args.wait:
@@ -500,6 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed..seed+N-1")
     p.add_argument("--wait", action="store_true", help="wait for every run and print the comparison")
     p.add_argument("--json", action="store_true")
+    from engine.control import cv_cli
+
+    cv_cli.add_fold_flags(p, "--cv")  # every variant on the same K folds (waits), paired differences
 
     p = add("try", cmd_try, "trial a run's top remedies on its first steps and rank them by what they fixed")
     p.add_argument("run")
@@ -515,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lr_find_cli.register(add)
     sweep_cli.register(add)
+    cv_cli.register(add)
 
     p = add("doctor", cmd_doctor, "check the run store for damage, and copy its intact runs into a new one")
     p.add_argument("--salvage", metavar="NEW_HOME", help="copy every run that reads back cleanly into this new store")

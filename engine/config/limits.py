@@ -21,6 +21,9 @@ MAX_YAML_DEPTH = 32
 MAX_RUNS_PER_COMMAND = 256
 #: Seeds one variant may be repeated at (``compare --seeds``).
 MAX_SEEDS = 32
+#: Cross-validation folds, and repeats of the whole k-fold split (``gradclinic cv``).
+MAX_FOLDS = 20
+MAX_REPEATS = 10
 #: Characters of a bad value quoted back in an error message.
 EXCERPT_CHARS = 80
 #: Lines of one error message (one per refused key); the rest are counted.

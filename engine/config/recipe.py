@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.config import bounded_yaml, limits, names
 from engine.config.errors import RecipeError, excerpt, format_errors
+from engine.config.folds import FoldSpec
 from engine.config.sweep import SweepSpec
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -44,6 +45,7 @@ class DataSpec(_Strict):
     train_limit: int | None = Field(None, ge=1, le=10_000_000)
     augment: tuple[str, ...] = ()
     params: dict[str, Any] = Field(default_factory=dict)
+    fold: FoldSpec | None = None  # a cross-validation fold instead of the val_fraction split
 
     @field_validator("name")
     @classmethod

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.config.errors import DataError, RecipeError, format_errors
 from engine.config.names import DATASETS
+from engine.datasets import _folds as folds
 from engine.datasets.base import Dataset, Raw
 
 __all__ = ["Dataset", "Raw", "check_params", "describe", "kind", "prepare"]
@@ -40,7 +41,11 @@ def prepare(spec: Any, seed: int) -> Dataset:
     n = len(raw.y)
 
     strat = _stratify_labels(raw)
-    train_idx, val_idx = _split(np.arange(n), strat, spec.val_fraction, seed, spec.name)
+    fold = getattr(spec, "fold", None)
+    if fold is not None:  # a cross-validation fold is the validation set; val_fraction is unused
+        train_idx, val_idx = folds.split(np.arange(n), strat, fold, seed, spec.name)
+    else:
+        train_idx, val_idx = _split(np.arange(n), strat, spec.val_fraction, seed, spec.name)
     if spec.train_limit is not None and spec.train_limit < len(train_idx):
         train_idx = _limit(train_idx, strat, spec.train_limit, seed)
 
