@@ -1,7 +1,8 @@
 """The Compare page's logic, without Streamlit: summary table, config diff, verdict.
 
 The numbers come from ``engine.control.compare.summarize_runs``, the same code behind
-``gradclinic compare --json``, so the page and the CLI never disagree.
+``gradclinic compare --json``, so the page and the CLI never disagree. A cross-validation's
+folds (their summary and caption) are :mod:`app.logic.folds`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from app.logic import axes, common, toggles
+from app.logic.folds import cv_summary, paired_intervals
 from app.logic.live import RunFeed
 from engine.config.errors import RecipeError
 from engine.config.recipe import load_recipe
@@ -40,6 +42,7 @@ class ComparisonView:
     group_ids: tuple = ()  # each run's group (None for a run launched alone), in run order
     clocks: dict[str, axes.RunClock] = field(default_factory=dict)  # display label -> its steps' epochs, time
     seed_labels: dict[str, list[str]] = field(default_factory=dict)  # variant -> its runs' display labels
+    cv: dict[str, Any] | None = None  # the folds per variant (engine.control.cv.summarize) for a cross-validation
 
     @property
     def variant_of(self) -> dict[str, str]:
@@ -158,22 +161,25 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
             grads[rid] = (m.steps, m.names, m.values)
     findings = {r: [f["code"] for f in feeds[r].findings] for r in run_ids}
     recipe_names = {r.get("recipe_name") for r in runs}
+    version = tuple(feeds[r].version for r in run_ids)
+    folds = cv_summary(store, runs, version)
     return ComparisonView(
         run_ids=run_ids,
         labels=labels,
         summary=summary,
         verdict=verdict(summary),
-        table=summary_table(summary, runs, labels, findings, wides={r: feeds[r].wide for r in run_ids}),
+        table=summary_table(summary, runs, labels, findings, wides={r: feeds[r].wide for r in run_ids}, folds=folds),
         diff=config_diff({labels[r["id"]]: r["recipe"] for r in runs}),
         wides=wides,
         grads=grads,
         running=sum(common.is_live(r["status"]) for r in runs),
         recipe_name=recipe_names.pop() if len(recipe_names) == 1 else None,
-        version=tuple(feeds[r].version for r in run_ids),
+        version=version,
         seed_groups={v["label"]: [feeds[r].wide for r in v["runs"]] for v in summary["variants"]},
         group_ids=tuple(r.get("group_id") for r in runs),
         clocks={labels[r]: feeds[r].clock for r in run_ids},
         seed_labels={v["label"]: [labels[r] for r in v["runs"]] for v in summary["variants"]},
+        cv=folds,
     )
 
 
@@ -203,17 +209,24 @@ def summary_table(
     labels: dict[str, str],
     findings: dict[str, list],
     wides: dict[str, pd.DataFrame] | None = None,
+    folds: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One row per run: status, best and final metric, steps to the target (the level the baseline
-    settles at), change, findings.
+    settles at), change, its 95% interval, findings.
 
     When the headline is accuracy and ``wides`` (run id -> scalars by step) are given, the best
     (lowest) and final validation loss sit beside it, as means over a variant's seeds: a remedy
     for overfitting can lower the loss without moving the accuracy.
+
+    For a cross-validation, ``folds`` (its summary, ``engine.control.cv.summarize``) gives the
+    interval instead: paired over folds, as the caption under the fold chart has it.
     """
     acc = summary["metric"] == "val_accuracy"
     by_run = {rid: v for v in summary["variants"] for rid in v["runs"]}
     val_loss = _val_loss_by_variant(summary, wides) if acc and wides is not None else None
+    # A change paired against another baseline than the table's would not be this row's change.
+    paired = paired_intervals(folds) if folds is not None and folds["baseline"] == summary["baseline"] else None
+    ci_column = "95% CI of the change" + (" (paired over folds)" if paired is not None else "")
     rows = []
     for r in runs:
         v = by_run[r["id"]]
@@ -243,7 +256,7 @@ def summary_table(
                 "steps to target": (
                     "–" if summary.get("target") is None else "never" if steps is None else f"{int(steps):,}"
                 ),  # no target: the baseline never learned (or diverged), so there is nothing to reach
-                "95% CI of the change": _interval(v.get("delta_ci"), acc),
+                ci_column: _interval(v.get("delta_ci") if paired is None else paired.get(v["label"]), acc),
                 "findings": ", ".join(findings.get(r["id"], [])) or "none",
                 "id": r["id"],
             }
@@ -270,7 +283,7 @@ def _val_loss_by_variant(summary: dict, wides: dict[str, pd.DataFrame]) -> dict[
 
 
 def _interval(ci: dict | None, acc: bool) -> str:
-    """The seed-noise interval of a variant's change, or "–" (one seed, or the baseline itself)."""
+    """The interval of a variant's change, over seeds or paired over folds; "–" for one seed or fold, the baseline."""
     if ci is None:
         return "–"
     if acc:

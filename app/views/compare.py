@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui
-from app.components import heatmaps, overlays, theme
+from app.components import folds, heatmaps, overlays, theme
 from app.logic import common
 from app.logic import compare as comparison
+from app.logic.folds import cv_caption
 from app.widgets import curve_controls
 from engine.config.errors import RecipeError, StoreError
 
@@ -59,6 +60,10 @@ def body() -> None:
             f"**So far:** {view.verdict} — {view.running} of {len(run_ids)} runs still going; this page updates itself."
         )
     ui.table(view.table.set_index("run") if P else view.table)
+    if view.cv is not None:  # a cross-validation: every fold's result and the interval, before the curves
+        summary = view.cv
+        ui.plot(ui.memo("cmp:folds", (view.version, P), lambda: folds.fold_points(summary, presentation=P)))
+        st.caption(cv_caption(summary))
 
     metric_col, metric_label = view.metric_column
     settings = curve_controls.curve_controls("cmp:curves", view.clocks, runs=list(view.labels.values()))
@@ -83,7 +88,7 @@ def body() -> None:
             return overlays.seed_band_curves(
                 groups,
                 column,
-                title=f"Validation {label}: mean and ±1 sd over seeds",
+                title=f"Validation {label}: mean and ±1 sd over {'folds' if view.cv else 'seeds'}",
                 colours={name: theme.run_colour(i) for i, name in enumerate(groups)},
                 presentation=P,
                 y_label=y_label,
