@@ -2,7 +2,7 @@
 
 The numbers come from ``engine.control.compare.summarize_runs``, the same code behind
 ``gradclinic compare --json``, so the page and the CLI never disagree. A cross-validation's
-folds (their summary and caption) are :mod:`app.logic.folds`.
+folds (their summary and caption) are :mod:`app.logic.folds`; an ensemble's, :mod:`app.logic.ensembles`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from app.logic import axes, common, toggles
+from app.logic.ensembles import ensemble_summary
 from app.logic.folds import cv_summary, paired_intervals
 from app.logic.live import RunFeed
 from engine.config.errors import RecipeError
@@ -43,6 +44,7 @@ class ComparisonView:
     clocks: dict[str, axes.RunClock] = field(default_factory=dict)  # display label -> its steps' epochs, time
     seed_labels: dict[str, list[str]] = field(default_factory=dict)  # variant -> its runs' display labels
     cv: dict[str, Any] | None = None  # the folds per variant (engine.control.cv.summarize) for a cross-validation
+    ensemble: dict[str, Any] | None = None  # its metric against members (engine.control.ensemble.summarize)
 
     @property
     def variant_of(self) -> dict[str, str]:
@@ -180,6 +182,7 @@ def build(store, run_ids: list[str], feeds: dict[str, RunFeed] | None = None) ->
         clocks={labels[r]: feeds[r].clock for r in run_ids},
         seed_labels={v["label"]: [labels[r] for r in v["runs"]] for v in summary["variants"]},
         cv=folds,
+        ensemble=ensemble_summary(store, runs),
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui
-from app.components import folds, heatmaps, overlays, theme
+from app.components import ensemble_chart, folds, heatmaps, overlays, theme
 from app.logic import common
 from app.logic import compare as comparison
+from app.logic.ensembles import ensemble_caption
 from app.logic.folds import cv_caption
 from app.widgets import curve_controls
 from engine.config.errors import RecipeError, StoreError
@@ -64,6 +65,11 @@ def body() -> None:
         summary = view.cv
         ui.plot(ui.memo("cmp:folds", (view.version, P), lambda: folds.fold_points(summary, presentation=P)))
         st.caption(cv_caption(summary))
+    if view.ensemble is not None:  # an ensemble: its metric against members, beside each member alone
+        members = view.ensemble
+        key = (view.version, P, members["trained"])  # a member's event lands after its last row: count it too
+        ui.plot(ui.memo("cmp:ensemble", key, lambda: ensemble_chart.members_curve(members, presentation=P)))
+        st.caption(ensemble_caption(members))
 
     metric_col, metric_label = view.metric_column
     settings = curve_controls.curve_controls("cmp:curves", view.clocks, runs=list(view.labels.values()))
@@ -85,10 +91,11 @@ def body() -> None:
         """One validation metric per variant: mean and ±1 sd band over seeds, or one line per run."""
         y_label = f"val {label}" + (" (%)" if label == "accuracy" else "")
         if bands:
+            over = "folds" if view.cv else "members" if view.ensemble else "seeds"
             return overlays.seed_band_curves(
                 groups,
                 column,
-                title=f"Validation {label}: mean and ±1 sd over {'folds' if view.cv else 'seeds'}",
+                title=f"Validation {label}: mean and ±1 sd over {over}",
                 colours={name: theme.run_colour(i) for i, name in enumerate(groups)},
                 presentation=P,
                 y_label=y_label,

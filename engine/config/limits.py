@@ -24,6 +24,8 @@ MAX_SEEDS = 32
 #: Cross-validation folds, and repeats of the whole k-fold split (``gradclinic cv``).
 MAX_FOLDS = 20
 MAX_REPEATS = 10
+#: Networks in one ensemble (``gradclinic ensemble``).
+MAX_MEMBERS = 32
 #: Characters of a bad value quoted back in an error message.
 EXCERPT_CHARS = 80
 #: Lines of one error message (one per refused key); the rest are counted.

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.config import bounded_yaml, limits, names
+from engine.config.ensemble import EnsembleSpec
 from engine.config.errors import RecipeError, excerpt, format_errors
 from engine.config.folds import FoldSpec
 from engine.config.sweep import SweepSpec
@@ -46,6 +47,12 @@ class DataSpec(_Strict):
     augment: tuple[str, ...] = ()
     params: dict[str, Any] = Field(default_factory=dict)
     fold: FoldSpec | None = None  # a cross-validation fold instead of the val_fraction split
+    # The data's own seed (generation, split, train_limit, folds); None: the recipe's seed. An
+    # ensemble's members differ in seed but share one split through it.
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    # Train on a bootstrap sample of the training rows (drawn with replacement, as many as there
+    # are) from this seed: a bagging member. None: the training rows as they are.
+    bootstrap: int | None = Field(None, ge=0, le=2**31 - 1)
 
     @field_validator("name")
     @classmethod
@@ -196,6 +203,7 @@ class Recipe(_Strict):
     probes: ProbeSpec = Field(default_factory=ProbeSpec)
     compare: tuple[Variant, ...] = Field((), max_length=limits.MAX_VARIANTS)
     questions: tuple[Question, ...] = Field((), max_length=limits.MAX_QUESTIONS)
+    ensemble: EnsembleSpec | None = None  # what `gradclinic ensemble` trains by default; a member's recipe has none
     sweep: SweepSpec | None = None  # what `gradclinic sweep` searches by default; a trial's own recipe has none
 
     @field_validator("name")
@@ -357,6 +365,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "train": TrainSpec,
     "probes": ProbeSpec,
     "sweep": SweepSpec,
+    "ensemble": EnsembleSpec,
 }
 
 

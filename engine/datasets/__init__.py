@@ -36,6 +36,7 @@ def prepare(spec: Any, seed: int) -> Dataset:
     """
     module = DATASETS.module(spec.name)
     params = check_params(spec.name, dict(spec.params or {}))
+    seed = seed if getattr(spec, "seed", None) is None else int(spec.seed)  # data.seed: one split for many seeds
     raw = module.load(params, seed)
     _check_raw(raw, spec.name)
     n = len(raw.y)
@@ -48,6 +49,10 @@ def prepare(spec: Any, seed: int) -> Dataset:
         train_idx, val_idx = _split(np.arange(n), strat, spec.val_fraction, seed, spec.name)
     if spec.train_limit is not None and spec.train_limit < len(train_idx):
         train_idx = _limit(train_idx, strat, spec.train_limit, seed)
+    bootstrap = getattr(spec, "bootstrap", None)
+    if bootstrap is not None:  # a bagging member: as many rows, drawn with replacement
+        rng = np.random.default_rng([seed, int(bootstrap)])
+        train_idx = train_idx[rng.integers(0, len(train_idx), len(train_idx))]
 
     x_train, x_val, x_stats = _standardize(raw.x[train_idx], raw.x[val_idx], raw.standardize, raw.kind)
     y_train, y_val = raw.y[train_idx], raw.y[val_idx]

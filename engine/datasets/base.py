@@ -62,6 +62,8 @@ class Dataset:
     class_names: tuple[str, ...] = ()
     description: str = ""
     extras: dict = field(default_factory=dict)
+    # Per-sample weights of the training rows (mean 1), for a boosting member's weighted loss; None: all 1.
+    w_train: np.ndarray | None = None
 
     @property
     def n_outputs(self) -> int:

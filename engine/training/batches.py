@@ -71,6 +71,13 @@ class Batches:
             self._x = _to_device(dataset.x_train, self.device)
             self._y = _to_device(dataset.y_train, self.device)
             self._order: torch.Tensor | None = None
+        # A boosting member's per-sample weights; the trainer reads the last batch's from ``weights``.
+        self._w: torch.Tensor | None = None
+        self.weights: torch.Tensor | None = None
+        if dataset.w_train is not None:
+            if self.streaming:
+                raise ValueError("per-sample weights need the training data resident on the device")
+            self._w = _to_device(np.asarray(dataset.w_train, dtype=np.float32), self.device)
 
     @property
     def epoch(self) -> int:
@@ -146,6 +153,8 @@ class Batches:
             self._order = torch.randperm(self.n_train, generator=self._generator).to(self.device, non_blocking=True)
         assert self._order is not None, "a shuffle is drawn at the first step of every epoch"
         idx = self._order[at * self.batch_size : (at + 1) * self.batch_size]
+        if self._w is not None:
+            self.weights = self._w.index_select(0, idx)
         return self._x.index_select(0, idx), self._y.index_select(0, idx)
 
     def _next_streamed(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -95,6 +95,21 @@ def loss_fn(data: Dataset):
     return lambda out, y: F.mse_loss(out, y)
 
 
+def weighted_loss_fn(data: Dataset):
+    """Cross-entropy or MSE per sample, averaged with per-sample weights (a boosting member's loss).
+
+    The weights have mean 1 over the training rows, so a batch's mean of weight x loss estimates
+    the weighted loss without bias, and an all-ones weighting is the plain loss.
+    """
+    if data.task == "classification":
+
+        def ce(out: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return (F.cross_entropy(out, y, reduction="none") * w).mean()
+
+        return ce
+    return lambda out, y, w: (F.mse_loss(out, y, reduction="none").flatten(1).mean(1) * w).mean()
+
+
 @torch.no_grad()
 def evaluate(model, x, y, data: Dataset, chunk: int = 4096) -> tuple[float, float | None]:
     """Mean loss and (for classification) accuracy of ``model`` on (x, y)."""
@@ -138,6 +153,7 @@ class Trainer:
         self.state = TrainState(recipe, data, model, optimizer, scheduler, device)
         self.batches = Batches(data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment)
         self.crit = loss_fn(data)
+        self.weighted = weighted_loss_fn(data) if data.w_train is not None else None
         # Models with their own objective (autoencoder) or update (GAN): see ClinicModel.
         self.objective = getattr(model, "objective", None)
         self.custom_step = getattr(model, "training_step", None)
@@ -220,6 +236,8 @@ class Trainer:
         self._end_step()
 
     def _loss(self, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.weighted is not None and self.batches.weights is not None:
+            return self.weighted(out, y, self.batches.weights)
         return self.objective(out, x, y, self.crit) if self.objective is not None else self.crit(out, y)
 
     def clip_gradients(self, params) -> None:
