@@ -97,4 +97,6 @@ def ensemble_caption(summary: dict[str, Any]) -> str:
     )
     if not acc:
         body += " (lower is better)"
-    return f"{head}: {body}; members' findings: {_findings(summary)}"
+    notes = [f["message"] for f in summary.get("diagnosis") or () if f.get("code") != "stopped_early"]
+    tail = "".join(f"; {n}" for n in notes)  # the head already says why boosting stopped
+    return f"{head}: {body}; members' findings: {_findings(summary)}{tail}"

@@ -92,8 +92,14 @@ def summarize(store: Any, group: str) -> dict[str, Any]:
     for r in rows:
         findings.update({f["code"] for f in store.findings(r["id"])})
     final = head["value"]
-    gain = None if final is None or best_member is None else (final - best_member) * (1 if higher else -1)
+    sign = 1 if higher else -1
+    gain = None if final is None or best_member is None else (final - best_member) * sign
+    mean_member = sum(own) / len(own) if own else None
+    over_mean = None if final is None or mean_member is None else (final - mean_member) * sign
     return {
+        "diagnosis": diagnose(curve, over_mean, head.get("stopped")),
+        "mean_member": mean_member,
+        "gain_over_mean_member": over_mean,
         "group": group,
         "method": head["method"],
         "members": head["of"],
@@ -109,3 +115,32 @@ def summarize(store: Any, group: str) -> dict[str, Any]:
         "stopped": head.get("stopped"),  # why boosting stopped before its last member, or None
         "done": all(r["status"] in TERMINAL for r in rows) and (len(curve) >= head["of"] or bool(head.get("stopped"))),
     }
+
+
+#: An ensemble less than this far beyond its average member (in the metric's units) gained nothing.
+NO_GAIN = 0.005
+
+
+def diagnose(curve: list[dict], over_mean: float | None, stopped: str | None) -> list[dict[str, str]]:
+    """What went wrong with the ensemble as a whole (each member has its own findings as a run).
+
+    ``no_gain``: it ends no better than its average member, so the members make the same mistakes
+    (the best member is no yardstick: picking it on the validation rows flatters it);
+    ``members_left_out``: members that diverged (or boosting weighed at zero) cast no vote;
+    ``stopped_early``: boosting met a member no better than chance on the re-weighted rows.
+    """
+    out = []
+    if over_mean is not None and over_mean < NO_GAIN and len(curve) > 1:
+        out.append(
+            {
+                "code": "no_gain",
+                "message": "the ensemble is no better than its average member: the members make the same mistakes "
+                "(for bagging, a net that varies more from seed to seed gains more; for boosting, a weaker learner)",
+            }
+        )
+    left = [c["members"] for c in curve if c.get("voted") is False]
+    if left:
+        out.append({"code": "members_left_out", "message": f"member(s) {left} diverged or were no better than chance"})
+    if stopped:
+        out.append({"code": "stopped_early", "message": f"boosting stopped: {stopped}"})
+    return out

@@ -61,8 +61,8 @@ def print_summary(s: dict[str, Any]) -> None:
         extra = f"  alpha {c['alpha']:.3g}" if c.get("alpha") is not None else ""
         print(f"  {c['members']:>7}  {_f(c['value']):>9}  {_f(c['member_value']):>11}{extra}")
     print(f"  one net {_f(s['single'])}, ensemble {_f(s['final'])}, best member {_f(s['best_member'])}")
-    if s["stopped"]:
-        print(f"  boosting stopped: {s['stopped']}")
+    for f in s["diagnosis"]:
+        print(f"  {f['code'].replace('_', ' ')}: {f['message']}")
     if s["member_findings"]:
         print("  members' findings: " + ", ".join(f"{k} ({v})" for k, v in s["member_findings"].items()))
 

@@ -122,6 +122,7 @@ def train_ensemble(
                 counted += 1
                 weights = weights * np.exp(alpha * wrong)
                 weights = weights / weights.mean()
+        payload["voted"] = usable and payload.get("alpha", 1.0) > 0
         payload["value"] = _score(combined, counted, y_val, data.task)
         payload["stopped"] = stopped
         store.add_event(run_id, summary["steps"], plan.EVENT, payload)

@@ -108,3 +108,11 @@ def test_every_member_is_a_run_with_its_findings_and_the_ensemble_is_scored_afte
         assert all(c["alpha"] > 0 for c in out["curve"])
         weights = np.load(Store(home).runs_dir(out["curve"][1]["run"]) / "sample_weights.npy")
         assert weights.mean() == pytest.approx(1.0, abs=1e-5) and weights.std() > 0  # re-weighted after member 1
+
+
+def test_the_ensemble_as_a_whole_is_diagnosed():
+    curve = [{"members": 1, "voted": True}, {"members": 2, "voted": False}, {"members": 3, "voted": True}]
+    codes = [f["code"] for f in ensemble.diagnose(curve, 0.0, "member 3 was no better than chance")]
+    assert codes == ["no_gain", "members_left_out", "stopped_early"]
+    assert ensemble.diagnose(curve[:1], 0.0, None) == []  # one member cannot gain
+    assert ensemble.diagnose(curve[::2], 0.04, None) == []  # 4 points beyond the average member

@@ -49,6 +49,12 @@ def test_the_bagged_ensemble_beats_one_net_at_every_seed(runs):
         assert r["summary"]["final"] > r["one"], (seed, r["summary"]["final"], r["one"])
 
 
+def test_the_ensemble_as_a_whole_finds_nothing_wrong(runs):
+    for seed, r in runs.items():
+        assert r["summary"]["diagnosis"] == [], seed  # beyond its average member, every member voted
+        assert r["summary"]["gain_over_mean_member"] > 0.01, seed
+
+
 def test_the_ensemble_moves_less_from_seed_to_seed_than_one_net(runs):
     ones = [r["one"] for r in runs.values()]
     bagged = [r["summary"]["final"] for r in runs.values()]
