@@ -49,11 +49,21 @@ def _shoot(page, url: str, name: str, size: tuple[int, int]) -> None:
     bh.wait_app_idle(page)
     # Streamlit draws grey skeletons until each element arrives, and plotly lays out after that.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60_000)
+    # Every chart drawn: a Plotly element exists (its library loads lazily) and has laid itself out.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        ".every(c => { const el = c.querySelector('.js-plotly-plot'); return el && el._fullLayout; })",
+        timeout=60_000,
+    )
     page.wait_for_timeout(2500)
-    page.screenshot(path=str(OUT / f"{name}.png"))
+    # The whole page first: in the small window Chromium can still be painting elements at the
+    # fold (a grey box where a chart or an input goes) long after the page is idle.
     page.set_viewport_size({"width": w, "height": FULL_H})
     page.wait_for_timeout(1500)
     page.screenshot(path=str(OUT / f"{name}_full.png"))
+    page.set_viewport_size({"width": w, "height": h})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(OUT / f"{name}.png"))
     print(OUT / f"{name}.png")
 
 
