@@ -520,13 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--json", action="store_true")
 
-    from engine.control import ensemble_cli
+    from engine.control import ensemble_cli, explain_cli
     from engine.tuning import lr_find_cli, sweep_cli  # torch-free; a command imports the training side to train
 
     lr_find_cli.register(add)
     sweep_cli.register(add)
     cv_cli.register(add)
     ensemble_cli.register(add)
+    explain_cli.register(add)
 
     p = add("doctor", cmd_doctor, "check the run store for damage, and copy its intact runs into a new one")
     p.add_argument("--salvage", metavar="NEW_HOME", help="copy every run that reads back cleanly into this new store")

@@ -63,9 +63,14 @@ def test_the_sweep_page_shows_a_ray_sweep_and_a_row_opens_its_run_live(tmp_path,
             try:
                 page.goto(f"{server.url}/sweep?sweep={name}")
                 bh.wait_app_idle(page)
+                # Every chart in view: Chromium may put off drawing the ones below the fold while the
+                # machine is busy (CI's other tests train beside this one).
+                page.set_viewport_size({"width": 1440, "height": 3000})
                 page.wait_for_function(
-                    f"() => document.querySelectorAll('.js-plotly-plot').length >= {len(CHARTS) + 1}"
+                    f"() => document.querySelectorAll('.js-plotly-plot').length >= {len(CHARTS) + 1}",
+                    timeout=90_000,
                 )
+                page.set_viewport_size({"width": 1440, "height": 900})
                 titles = [f["title"] for f in bh.figures(page)]
                 for title in CHARTS:
                     assert title in titles, titles

@@ -21,6 +21,7 @@ EXPECTED = {
     "circles": ("classification", "tabular", (2,), 1),
     "spirals": ("classification", "tabular", (2,), 1),
     "ring": ("classification", "tabular", (2,), 1),
+    "one_feature": ("classification", "tabular", (8,), 1),
     "adding": ("regression", "sequence", (50, 2), 1),
     "copy": ("classification", "sequence", (26, 10), 5),
     "sine": ("regression", "sequence", (20, 1), 1),
@@ -262,3 +263,12 @@ def test_dataset_modules_import_scikit_learn_and_pandas_only_when_they_load_data
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_one_feature_decides_its_class_by_the_sign_of_its_key_feature():
+    ds = prepare(spec("one_feature", {"key": 5}), seed=0)
+    assert ds.feature_names[5] == "f6"
+    # standardisation keeps signs only roughly (the train mean is ~0), so check agreement, not equality
+    assert np.mean((ds.x_train[:, 5] > 0) == (ds.y_train == 1)) > 0.97
+    with pytest.raises(DataError, match="data.params.key: 9 is not one of the 8 features"):
+        prepare(spec("one_feature", {"key": 9}), seed=0)
