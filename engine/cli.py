@@ -286,9 +286,7 @@ def cmd_resume(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    import time
-
-    from engine.control import compare, queue
+    from engine.control import compare
 
     recipe = _recipe(args)
     variants = compare.build_variants(recipe, args.vary, grid=args.grid)
@@ -303,17 +301,26 @@ def cmd_compare(args) -> int:
     if not args.wait:
         print(group) if not args.json else _print_json({"group": group, "variants": [v[0] for v in variants]})
         return EXIT_OK
-    while True:
-        queue.schedule(store)
-        summary = compare.summarize_group(store, group)
-        if summary["done"]:
-            break
-        time.sleep(0.5)
+    summary = wait_for_group(store, lambda: compare.summarize_group(store, group))
     if args.json:
         _print_json(summary)
     else:
         _print_group(summary)
     return EXIT_OK
+
+
+def wait_for_group(store, summarize: Callable[[], dict]) -> dict:
+    """Start queued runs as slots free up until ``summarize()`` says the group is done; its last summary."""
+    import time
+
+    from engine.control import queue
+
+    while True:
+        queue.schedule(store)
+        summary = summarize()
+        if summary["done"]:
+            return summary
+        time.sleep(0.5)
 
 
 def _print_group(summary: dict) -> None:

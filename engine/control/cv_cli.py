@@ -9,7 +9,6 @@ one group, wait for it, print the per-fold table with mean, std and 95% interval
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from engine.control import cv
@@ -22,19 +21,13 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, variants: list[tuple[str, dict]]) -> int:
     """Queue ``variants`` on every fold of ``args``' split, wait, and print (or ``--json``) the summary."""
-    from engine.cli import EXIT_OK, _print_json, _recipe, _store
-    from engine.control import queue
+    from engine.cli import EXIT_OK, _print_json, _recipe, _store, wait_for_group
 
     specs = cv.fold_specs(args.folds, args.stratified, args.repeats)
     recipe = _recipe(args)
     store = _store(args)
     group = cv.launch(store, recipe, specs, variants)
-    while True:
-        queue.schedule(store)
-        summary = cv.summarize(store, group)
-        if summary["done"]:
-            break
-        time.sleep(0.5)
+    summary = wait_for_group(store, lambda: cv.summarize(store, group))
     if args.json:
         _print_json(summary)
     else:

@@ -144,3 +144,17 @@ def _score(combined: np.ndarray | None, counted: int, y: np.ndarray, task: str) 
 
 def _finite(x: Any) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def against_one_net(store, recipe: Recipe) -> tuple[dict[str, Any], float | None]:
+    """The recipe's ensemble (its ``ensemble:`` block) and, beside it, one net of the same recipe
+    trained on all its training rows at its seed: what the ensemble lessons compare.
+
+    Returns (the ensemble's :func:`engine.control.ensemble.summarize`, the one net's headline metric).
+    """
+    summary = plan.summarize(store, train_ensemble(store, recipe, plan.spec_of(recipe)))
+    plain = recipe.with_overrides({"ensemble": None})
+    run_id = store.create_run(plain.to_dict(), total_steps=plain.train.steps, status="running")
+    store.update_run(run_id, pid=os.getpid())
+    final = session.train(store, run_id, session.prepare(plain))["final"]
+    return summary, _finite(final.get(headline(final).name))

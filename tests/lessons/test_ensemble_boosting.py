@@ -8,10 +8,8 @@ that the boosted vote ends far above it, and above every member, at every seed.
 import pytest
 
 from engine.config.recipe import load_recipe
-from engine.control import ensemble
 from engine.store import Store
-from engine.training import session
-from engine.training.ensemble import train_ensemble
+from engine.training.ensemble import against_one_net
 from tests.lessons.conftest import SEEDS
 
 RECIPE = "ensemble-boosting"
@@ -22,12 +20,8 @@ def runs(tmp_path_factory, one_thread) -> dict[int, dict]:
     store = Store(tmp_path_factory.mktemp("boost"))
     out = {}
     for seed in SEEDS:
-        recipe = load_recipe(RECIPE, [f"seed={seed}"])
-        summary = ensemble.summarize(store, train_ensemble(store, recipe, ensemble.spec_of(recipe)))
-        plain = recipe.with_overrides({"ensemble": None})
-        run_id = store.create_run(plain.to_dict(), total_steps=plain.train.steps, status="running")
-        alone = session.train(store, run_id, session.prepare(plain))["final"]["val_accuracy"]
-        out[seed] = {"summary": summary, "alone": alone}
+        summary, one_net = against_one_net(store, load_recipe(RECIPE, [f"seed={seed}"]))
+        out[seed] = {"summary": summary, "alone": one_net}
     for s, v in out.items():
         print(f"seed {s}: alone {v['alone']:.3f}, boosted {v['summary']['final']:.3f}")
     return out
