@@ -105,6 +105,9 @@ def test_launch_watch_diagnose_apply_compare(tmp_path):
             page.locator(".js-plotly-plot", has_text="Gradient flow").first.wait_for()
             shots["live"] = bh.screenshot(page, "live")
             # The README's picture (docs/dashboard.png is copied from it): charts and gradient flow.
+            # It needs a still page: while the run trains the page redraws every second, and on a
+            # loaded machine (CI's other worker training beside this one) it may never be idle.
+            _wait(lambda: store.get_run(run_id)["status"] not in ("queued", "running"), "the run to end", 180)
             page.set_viewport_size(bh.DOCS_VIEWPORT)
             bh.wait_app_idle(page)
             shots["live-docs"] = bh.screenshot(page, "live-docs")
