@@ -9,9 +9,12 @@ bounded: ``--samples`` x ``--steps`` model evaluations at most :data:`MAX_EVALS`
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import asdict
 from typing import Any
 
 from engine.config.errors import RecipeError
+from engine.control import explain_job
 
 METHODS = ("ig", "saliency", "deeplift", "gradshap", "occlusion", "layer_conductance")
 MAX_SAMPLES = 500
@@ -38,14 +41,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from engine.cli import EXIT_OK, _print_json, _store
 
     check(args.samples, args.steps)
+    if args.layer is not None and args.method != "layer_conductance":
+        raise RecipeError("--layer: a layer's units are explained by --method layer_conductance only")
     store = _store(args)
-    run_id = store.resolve(args.run)
+    request = explain_job.Request(
+        store.resolve(args.run), args.method, args.samples, args.steps, args.target, args.checkpoint, args.layer
+    )
     import torch
 
     from engine.training.explain import explain
 
     torch.set_num_threads(1)  # as a worker: the attributions then match on any core count
-    result = explain(store, run_id, args.method, args.samples, args.target, args.checkpoint, args.steps)
+    # Progress lines are for the dashboard's job, which reads --json; a person gets the answer alone.
+    result = explain(store, progress=_progress if args.json else None, **asdict(request))
+    if args.save:
+        explain_job.save(store.home, request, result)
     if args.json:
         _print_json(result)
     else:
@@ -53,12 +63,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress(done: int, total: int, stage: str) -> None:
+    sys.stderr.write(explain_job.progress_line(done, total, stage))
+    sys.stderr.flush()
+
+
 def print_result(r: dict[str, Any], top: int = 8) -> None:
     """The most important inputs (or layers), and IG's completeness check."""
     print(f"run {r['run']}: {r['method']} on {r['samples']} validation samples ({r['checkpoint']} weights)")
+    print(f"  explained: {r['explained']}")
     if "layers" in r:
         for layer in r["layers"]:
             print(f"  {layer['layer']:<16} mean |conductance| {layer['mean_abs']:.3g}  per sample {layer['total']:.3g}")
+        if r.get("neurons"):
+            ranked = sorted(enumerate(r["neurons"]["mean_abs"]), key=lambda p: -p[1])[:top]
+            print(
+                f"  units of {r['neurons']['layer']} by mean |conductance|: "
+                + ", ".join(f"#{u} {v:.3g}" for u, v in ranked)
+            )
         return
     imp = r["importance"]
     if r["kind"] == "tabular":
@@ -88,4 +110,8 @@ def register(add) -> None:
     p.add_argument(
         "--steps", type=int, default=50, help="integration steps (ig, layer_conductance), samples (gradshap)"
     )
+    p.add_argument("--layer", help="with layer_conductance: also attribute to each unit of this activation layer")
     p.add_argument("--json", action="store_true", help="print one JSON result on stdout")
+    p.add_argument(
+        "--save", action="store_true", help="keep the result in the run's folder (the Explain page reads it)"
+    )

@@ -84,6 +84,7 @@ class LessonResult:
     group: str
     variants: dict[str, VariantResult]  # label -> result, baseline first
     seconds: float
+    store: Any = None  # where the runs are: their weights can be loaded again (``gradclinic explain``)
 
     @property
     def baseline(self) -> VariantResult:
@@ -183,7 +184,7 @@ def run_lesson(
             steps=summary["steps"],
             series=wide,
         )
-    return LessonResult(recipe, group, results, time.perf_counter() - t_all)
+    return LessonResult(recipe, group, results, time.perf_counter() - t_all, store)
 
 
 def _last(wide, column: str) -> float | None:

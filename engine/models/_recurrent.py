@@ -82,6 +82,11 @@ class Recurrent(ClinicModel):
             return []
         return [(self.cell, self.recurrent, activations.get(self.spec.activation).family)]
 
+    def explain_layers(self) -> list[tuple[str, nn.Module, str]]:
+        """None: ``nn.RNN`` returns (outputs, last state) and the head reads only the outputs, so
+        Captum's layer conductance (which differentiates both) cannot attribute to it."""
+        return []
+
 
 def build(cell: str, spec: ModelSpec, data: Dataset) -> Recurrent:
     """A recurrent model of type ``cell`` (norm, residual and activation were checked against its declaration)."""

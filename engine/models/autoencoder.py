@@ -83,6 +83,12 @@ class Autoencoder(ClinicModel):
             (f"decoder.{i}", b.act, family) for i, b in enumerate(self.decoder)
         ]
 
+    explained = "the reconstruction error (the anomaly score)"
+
+    def explain_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The anomaly score, ``(N, 1)``: which inputs make a sample hard to rebuild."""
+        return self.errors(x)[:, None]
+
     # --- objective and metrics ------------------------------------------------
 
     def errors(self, x: torch.Tensor) -> torch.Tensor:

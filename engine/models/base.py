@@ -67,6 +67,19 @@ class ClinicModel(nn.Module):
         """
         return []
 
+    # --- what `gradclinic explain` attributes --------------------------------
+
+    #: What the explained output is, in words (a one-output model says so; a classifier explains a class).
+    explained = "the model's output"
+
+    def explain_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The outputs Captum attributes, ``(N, outputs)``: the prediction, unless a model says otherwise."""
+        return self(x)
+
+    def explain_layers(self) -> list[tuple[str, nn.Module, str]]:
+        """The activation layers on :meth:`explain_forward`'s path (layer conductance needs the hook to fire)."""
+        return self.activation_layers()
+
     # --- hooks for models whose objective is not "predict y" ---------------
     #
     # The trainer stays generic: it asks the model for the loss of a batch,

@@ -122,6 +122,12 @@ class GAN(ClinicModel):
             for i, b in enumerate(player.layers)
         ]
 
+    explained = "the discriminator's logit that a point is real"
+
+    def explain_layers(self) -> list[tuple[str, nn.Module, str]]:
+        """The discriminator's blocks: :meth:`forward` never runs the generator."""
+        return [layer for layer in self.activation_layers() if layer[0].startswith("disc.")]
+
     # --- the two-player step ------------------------------------------------
 
     def training_step(self, trainer, x: torch.Tensor, y: torch.Tensor) -> None:

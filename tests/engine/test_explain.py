@@ -66,7 +66,8 @@ def test_images_get_a_map_per_sample_and_sequences_a_value_per_time_step(tmp_pat
     store = Store(tmp_path)
     digits = explain(store, trained(store, "healthy-mlp", ["train.steps=40"]), "saliency", samples=5)
     assert np.shape(digits["per_sample"]) == (5, 8, 8) and np.shape(digits["importance"]) == (8, 8)
-    sine = explain(store, trained(store, "lr-schedules", ["train.steps=40"]), "ig", samples=4, steps=20)
+    sine_run = trained(store, "lr-schedules", ["train.steps=40", "train.lr=0.01"])  # 0.07 diverges unwarmed
+    sine = explain(store, sine_run, "ig", samples=4, steps=20)
     assert sine["kind"] == "sequence" and np.shape(sine["per_sample"]) == (4, 20)
 
 
@@ -99,3 +100,72 @@ def test_bad_input_is_refused_by_flag_before_anything_loads(tmp_path, capsys, on
     assert cli.main(["--home", home, "explain", run_id, "--method", "ig", "--samples", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["samples"] == 8 and len(out["importance"]) == 8 and out["features"][3] == "f4"
+
+
+def test_images_are_averaged_per_explained_class(tmp_path):
+    from engine.training.explain import explain
+
+    store = Store(tmp_path)
+    r = explain(store, trained(store, "healthy-mlp", ["train.steps=60"]), "ig", samples=30, steps=20)
+    classes = r["per_class"]
+    assert sum(c["count"] for c in classes) == 30
+    assert [c["class"] for c in classes] == sorted(set(r["targets"]))  # each explained class once, in order
+    assert all(np.shape(c["map"]) == np.shape(c["image"]) == (8, 8) for c in classes)
+    first = classes[0]
+    rows = [i for i, t in enumerate(r["targets"]) if t == first["class"]]
+    np.testing.assert_allclose(first["map"], np.mean([r["per_sample"][i] for i in rows], axis=0), rtol=1e-5)
+
+
+def test_conductance_of_one_layers_units(one_feature, capsys):
+    from engine.training.explain import explain
+
+    store, run_id = one_feature
+    r = explain(store, run_id, "layer_conductance", samples=16, steps=20, layer="layers.0")
+    assert r["neurons"]["layer"] == "layers.0" and len(r["neurons"]["mean_abs"]) == 32  # model.width
+    assert r["layers"][0]["units"] == 32
+    with pytest.raises(RecipeError, match=r"--layer: 'nope' is not one of .*layers\.0, layers\.1"):
+        explain(store, run_id, "layer_conductance", samples=4, steps=5, layer="nope")
+    home = str(store.home)
+    assert cli.main(["--home", home, "explain", run_id, "--layer", "layers.0"]) == 2  # ig has no layer
+    assert "--layer" in capsys.readouterr().err
+
+
+def test_the_dashboards_job_reports_progress_and_saves_its_result(one_feature):
+    import time
+
+    from engine.control import explain_job
+
+    store, run_id = one_feature
+    request = explain_job.Request(run_id, "ig", samples=30, steps=20)
+    assert explain_job.load(store.home, request) is None
+    job = explain_job.start(request, home=store.home, timeout_s=180)
+    while not job.done():
+        time.sleep(0.1)
+    result, message = job.outcome()
+    assert message is None and result is not None, message
+    assert job.progress == 1.0 and job.stage == "done"
+    assert result["samples"] == 30 and result["features"][3] == "f4"
+    saved = explain_job.load(store.home, request)
+    assert saved is not None and saved["importance"] == result["importance"]
+    assert explain_job.load(store.home, explain_job.Request(run_id, "ig", samples=31, steps=20)) is None
+
+
+def test_a_failing_job_says_why_in_one_message(one_feature):
+    import time
+
+    from engine.control import explain_job
+
+    store, run_id = one_feature
+    job = explain_job.start(explain_job.Request(run_id, checkpoint="best", layer="layers.0"), home=store.home)
+    while not job.done():
+        time.sleep(0.1)
+    result, message = job.outcome()
+    assert result is None and message is not None and "--layer:" in message and "\n" not in message
+
+
+def test_progress_lines_round_trip():
+    from engine.control import explain_job
+
+    line = explain_job.progress_line(3, 12, "ig on samples 4-6 of 12")
+    assert explain_job.parse_progress(line) == (0.25, "ig on samples 4-6 of 12")
+    assert explain_job.parse_progress("some other line\n") is None

@@ -47,3 +47,17 @@ def test_every_remedy_the_diagnosis_offers_is_one_this_lesson_shows_working(res)
         assert r["evidence"].startswith("fixed it in"), (code, r)
         label = label_of[tuple(sorted(r["set"].items()))]  # the lesson trains exactly this remedy...
         assert code not in res[label].findings, (code, label)  # ...and it removes the finding
+
+
+def test_layer_conductance_finds_nothing_flowing_through_the_starved_net(res):
+    """Conductance: how much of the output each layer passes on. At chance, the sigmoid stack passes on
+    nothing from its input (about zero at every layer); after He+ReLU the first layers carry it."""
+    from engine.training.explain import explain
+
+    def first_layers(label: str) -> float:
+        r = explain(res.store, res[label].run_id, "layer_conductance", samples=32, steps=20)
+        return max(layer["total"] for layer in r["layers"][:3])
+
+    starved, healthy = first_layers("baseline"), first_layers("He init + ReLU")
+    assert healthy > 1.0, healthy  # several logits' worth of the predicted class's score
+    assert starved < 1e-3 * healthy, (starved, healthy)
