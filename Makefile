@@ -46,6 +46,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/sweep_overhead.py
 	$(PY) benchmarks/tuning_lessons.py
 	$(PY) benchmarks/cross_validation.py
+	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/cross_validation.py --lesson
 	$(PY) benchmarks/ensembles.py
 
