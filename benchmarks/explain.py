@@ -56,7 +56,8 @@ def measure(name: str, sets: list[str], samples: int, steps: int, repeats: int) 
     import torch
 
     from engine.training import session
-    from engine.training.explain import _Explained, attribute, chunk_size, explain, load_weights
+    from engine.training.explain import _Explained, attribute, chunk_size, explain
+    from engine.training.weights import load_weights
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)

@@ -25,8 +25,7 @@ import torch
 from torch import nn
 
 from engine.config.errors import RecipeError
-from engine.config.recipe import Recipe
-from engine.training import session
+from engine.training.weights import load_weights
 
 #: IG's completeness check: a delta above this share of the mean |f(x) - f(baseline)| is a warning.
 DELTA_WARN = 0.05
@@ -54,27 +53,6 @@ class _Explained(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.explain_forward(x)
-
-
-def load_weights(store, run_id: str, checkpoint: str) -> session.Prepared:
-    """The run's data and model with the weights of ``checkpoint`` ("last" or "best") loaded."""
-    from safetensors.torch import load_file
-
-    run = store.get_run(run_id)
-    recipe = Recipe.from_dict(run["recipe"])
-    path = store.runs_dir(run_id) / ("final.safetensors" if checkpoint == "last" else "best.safetensors")
-    if not path.is_file():
-        when = "the end of training" if checkpoint == "last" else "a best validation loss"
-        raise RecipeError(
-            f"--checkpoint {checkpoint}: run {run_id} has no weights from {when} ({path.name} is missing)"
-        )
-    prepared = session.prepare(recipe)
-    state = load_file(str(path), device=str(prepared.device))
-    missing, unexpected = prepared.model.load_state_dict(state, strict=False)
-    if [k for k in missing if not k.endswith("num_batches_tracked")] or unexpected:
-        raise RecipeError(f"run {run_id}: {path.name} does not match its recipe's model")
-    prepared.model.eval()
-    return prepared
 
 
 def _method(name: str, forward: nn.Module, layer=None):
