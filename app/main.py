@@ -32,6 +32,7 @@ pages = [
     st.Page(ui.COMPARE, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page(ui.RUNS, title="Runs", icon=":material/history:", url_path="runs"),
     st.Page(ui.SWEEP, title="Sweep", icon=":material/tune:", url_path="sweep"),
+    st.Page(ui.EXPLAIN, title="Explain", icon=":material/psychology:", url_path="explain"),
 ]
 page = st.navigation(pages)
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import ui
 from app.components import bars, boundary, curves, health, samples
-from app.logic import axes, common
+from app.logic import axes, common, explain
 from app.logic import live as data
 from app.widgets import curve_controls, lr_find
 from engine.config.errors import RecipeError, StoreError
@@ -113,6 +113,10 @@ def controls() -> None:
             st.rerun()
     if c[2 if live else 1 if resumable else 0].button("⚖️ Compare…", key=f"cmp:{run_id}"):
         ui.go(ui.COMPARE, runs=[run_id])
+    if not live and explain.checkpoints(store.home, run_id):  # a finished run's saved weights: what it looks at
+        c[2 if resumable else 1].page_link(
+            ui.EXPLAIN, label="🔍 Explain this run", query_params=ui.with_presentation({"run": run_id})
+        )
 
 
 def small_charts(settings: axes.CurveSettings) -> list:

@@ -69,7 +69,7 @@ def add_fold_flags(p: argparse.ArgumentParser, flag: str) -> None:
 
 def register(add) -> None:
     """Add ``cv`` to the CLI's parser (``add`` is :func:`engine.cli.build_parser`'s helper)."""
-    p = add("cv", cmd_cv, "k-fold cross-validation: one run per fold, the metric's mean, std and 95% interval")
+    p = add("cv", cmd_cv, "k-fold cross-validation: one run per fold, the metric's mean, std and 95 percent interval")
     p.add_argument("recipe", help="a recipe file, a built-in recipe's name, or custom (the defaults)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     add_fold_flags(p, "--folds")

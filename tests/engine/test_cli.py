@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from engine import cli
 from engine.cli import main
 from engine.store import Store
 
@@ -144,3 +147,17 @@ def test_the_run_table_lists_a_queued_run_beside_one_that_has_steps(tmp_path):
         rows = runs_table(store).set_index("id")
     assert rows.loc[ran, "progress"] == "400/800 (50%)"
     assert rows.loc[queued, "progress"] == "0/800 (0%)"
+
+
+def test_every_command_has_readable_help(capsys):
+    """argparse %-formats help strings: a bare % in one (\"95% interval\") broke `gradclinic --help`."""
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit) as done:
+        parser.parse_args(["--help"])
+    assert done.value.code == 0
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0, name
+    assert "explain" in capsys.readouterr().out
