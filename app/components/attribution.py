@@ -3,8 +3,8 @@
 Plain plotly over the result dict, no Streamlit. Signed attributions use the diverging scale
 (red pushes toward the explained output, blue against it, white at 0) on a symmetric range,
 which a caller may share between two runs (:func:`shared_zmax`) so the same colour means the
-same amount on both. Images draw each sample beside its map on one canvas (blank cells between
-them), as the Launch page's data preview does; tables and sequences draw heatmaps of samples.
+same amount on both. Images draw each sample's map over the sample itself, one cell a sample
+(:mod:`app.components.attribution_images`); tables and sequences draw heatmaps of samples.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from .theme import DIVERGING, SEQUENTIAL, chart_height, empty_figure, font_size, run_colour, style
+from .attribution_images import COLOURBAR as _COLOURBAR
+from .attribution_images import MISS, overlay_grid
+from .theme import DIVERGING, SEQUENTIAL, chart_height, empty_figure, run_colour, style
 
 __all__ = [
+    "MISS",
     "shared_zmax",
     "image_grid",
     "class_grid",
@@ -27,18 +30,14 @@ __all__ = [
     "feature_time_heatmap",
 ]
 
-MAX_IMAGES = 16  # samples drawn in the image grid (four rows of four)
-PER_ROW = 4
+MAX_IMAGES = 16  # samples drawn in the image grid (three rows of six, the last of four)
+PER_ROW = 6  # cells a row at the full width: a cell is about 130 px square, an 8×8 digit 16 px a pixel
 WIDTH = 960  # px: an image grid's expected width (the page's full width); the grid is made as tall as it needs
-_BAR_PX = 90  # the colour bar's width beside a grid
-MIN_PLOT_PX = 220  # a grid's plot height at least: its colour bar needs the room
 MAX_ROWS = 40  # samples in a heatmap: beyond this the rows get too thin to read
 MAX_FEATURES = 20  # bars in the importance chart (the top ones)
 TRACES = 3  # samples drawn as lines over time
 #: A range below this is "no attribution at all" (a model that has not learned): kept white.
 FLOOR = 1e-6
-MISS = "#B00020"  # a wrong prediction's label
-_COLOURBAR = {"title": {"text": "attribution", "side": "right"}, "thickness": 14}
 
 
 def shared_zmax(results: Iterable[Mapping[str, Any]], key: str = "per_sample") -> float:
@@ -72,68 +71,6 @@ def _row_labels(result: Mapping[str, Any], n: int) -> list[str]:
     return [f"#{i + 1}: {_class(result, labels[i])} → {_class(result, predicted[i])}" for i in range(n)]
 
 
-def _pairs(
-    images: np.ndarray,
-    maps: np.ndarray,
-    notes: list[tuple[str, bool]],
-    *,
-    zmax: float,
-    per_row: int,
-    width: int,
-    presentation: bool,
-) -> go.Figure:
-    """One canvas of [image | map] pairs, ``per_row`` a row, a label line above each (red when wrong).
-
-    ``width`` is the chart's expected width in px: the figure is made as tall as the canvas then
-    draws at that width (square pixels), with room above each row for its labels' type.
-    """
-    n, h, w = maps.shape
-    rows, pair_w = -(-n // per_row), 2 * w + 1
-    canvas_w = per_row * (pair_w + 3) - 3  # three blank columns between pairs, one inside a pair
-    size = font_size(presentation)
-    cell = max(width - _BAR_PX - 2 * size, 100) / canvas_w  # px per pixel of the canvas
-    gap = max(2, int(np.ceil(size * 1.5 / cell)))  # canvas rows above each image row, for its label
-    pic, att = np.full((rows * (h + gap), canvas_w), np.nan), np.full((rows * (h + gap), canvas_w), np.nan)
-    fig = go.Figure()
-    for k in range(n):
-        r, c = divmod(k, per_row)
-        top, left = r * (h + gap) + gap, c * (pair_w + 3)
-        pic[top : top + h, left : left + w] = images[k]
-        att[top : top + h, left + w + 1 : left + pair_w] = maps[k]
-        text, wrong = notes[k]
-        fig.add_annotation(
-            x=left + pair_w / 2 - 0.5,
-            y=top - 0.6,
-            yanchor="bottom",
-            text=text,
-            showarrow=False,
-            font={"color": MISS if wrong else "#222"},
-        )
-    finite = images[np.isfinite(images)]
-    lo, hi = np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0)
-    fig.add_trace(go.Heatmap(z=pic, colorscale="Greys", zmin=lo, zmax=hi, showscale=False, hoverinfo="skip"))
-    fig.add_trace(
-        go.Heatmap(
-            z=att,
-            colorscale=DIVERGING,
-            zmid=0,
-            zmin=-zmax,
-            zmax=zmax,
-            colorbar=_COLOURBAR,
-            hovertemplate="attribution %{z:.3g}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
-    top_margin = round(size * 1.3 * 1.6 + size * 1.2)  # the house title's room (theme.style)
-    # At least room for a readable colour bar: one row of images alone would squeeze its ticks together.
-    plot_h = max(rows * (h + gap) * cell, MIN_PLOT_PX)
-    styled = style(fig, presentation=presentation, height=round(top_margin + 12 + plot_h))
-    # No axes to label: the house margins for tick labels would only shrink the pictures.
-    styled.update_layout(margin={"l": 8, "b": 12, "r": 8})
-    return styled
-
-
 def image_grid(
     result: Mapping[str, Any],
     *,
@@ -144,7 +81,7 @@ def image_grid(
     width: int = WIDTH,
     presentation: bool = False,
 ) -> go.Figure:
-    """The first ``most`` samples, each (grey) beside its attribution map (red/blue), labelled ``label → predicted``."""
+    """The first ``most`` samples, each (grey) under its attribution map (red/blue), labelled ``label → predicted``."""
     maps = np.asarray(result["per_sample"], dtype=float)[:most]
     images = np.asarray(result["inputs"], dtype=float)[:most]
     labels, predicted = result.get("labels") or [], result.get("predicted") or []
@@ -153,8 +90,8 @@ def image_grid(
         for i in range(len(maps))
     ]
     scale = zmax or shared_zmax([result])
-    fig = _pairs(images, maps, notes, zmax=scale, per_row=per_row, width=width, presentation=presentation)
-    fig.update_layout(title=_title(f"{len(maps)} samples: image, map (label → predicted)", name))
+    fig = overlay_grid(images, maps, notes, zmax=scale, per_row=per_row, width=width, presentation=presentation)
+    fig.update_layout(title=_title(f"{len(maps)} samples (label → predicted)", name))
     return fig
 
 
@@ -163,11 +100,11 @@ def class_grid(
     *,
     zmax: float | None = None,
     name: str | None = None,
-    per_row: int = PER_ROW + 1,
+    per_row: int = PER_ROW,
     width: int = WIDTH,
     presentation: bool = False,
 ) -> go.Figure:
-    """Per explained class: its samples' average image beside their average map."""
+    """Per explained class: its samples' average map over their average image."""
     groups = result.get("per_class") or []
     if not groups:
         return empty_figure(
@@ -177,7 +114,7 @@ def class_grid(
     images = np.asarray([g["image"] for g in groups], dtype=float)
     notes = [(f"{g['name']} (n={g['count']})", False) for g in groups]
     scale = zmax or shared_zmax([{"m": maps}], "m")
-    fig = _pairs(images, maps, notes, zmax=scale, per_row=per_row, width=width, presentation=presentation)
+    fig = overlay_grid(images, maps, notes, zmax=scale, per_row=per_row, width=width, presentation=presentation)
     fig.update_layout(title=_title("Average per explained class", name))
     return fig
 

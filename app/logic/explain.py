@@ -244,7 +244,7 @@ def colour_caption(result: Mapping[str, Any], pair: bool = False) -> str:
         else "units of the output; per sample they add up to about f(sample) − f(average input)"
     )
     return (
-        f"Explained: {explained}. Red pushes toward it, blue against it, white does nothing; "
+        f"Explained: {explained}. Red pushes toward it, blue against it, no colour does nothing; "
         f"values are in {unit}."
         + (" The two runs share one colour scale: the same colour is the same amount." if pair else "")
     )

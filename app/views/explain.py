@@ -203,7 +203,7 @@ def figure_rows(results: list[dict], names: list[str | None]) -> list[list]:
     zmax = charts.shared_zmax(results)
     if kind == "image":  # full width for one run; two runs get half each, so fewer samples a row
         cmax = charts.shared_zmax([{"m": [g["map"] for g in r["per_class"]]} for r in results], "m")
-        grid = {"per_row": 2, "most": 8, "width": 480} if two else {}
+        grid = {"per_row": 3, "most": 8, "width": 480} if two else {}
         mean = {"per_row": 3, "width": 480} if two else {}
         return [
             [charts.image_grid(r, zmax=zmax, name=n, presentation=P, **grid) for r, n in both],

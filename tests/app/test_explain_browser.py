@@ -30,8 +30,8 @@ pytestmark = [
 ]
 
 WAIT_MS = 90_000  # a child imports torch and Captum before its first sample: seconds on 2 cores
-GRID = "16 samples: image, map (label → predicted)"
-PAIR_GRID = "8 samples: image, map (label → predicted)"  # half the width each: fewer samples
+GRID = "16 samples (label → predicted)"
+PAIR_GRID = "8 samples (label → predicted)"  # half the width each: fewer samples
 BARS = "Which inputs matter"
 
 # Every drawn chart: its title, and each trace's type, y values (a bar's category names) and colour range.
@@ -112,8 +112,15 @@ def shoot(page, name: str, docs: str) -> None:
 
 
 def diverging(trace: dict) -> bool:
-    """A heatmap on the diverging scale (RdBu_r: its darkest blue first): a map of signed attributions."""
-    return trace["type"] == "heatmap" and (trace["colorscale"] or "").startswith('[[0,"rgb(5,48,97)"]')
+    """A heatmap on the diverging scale (RdBu_r: darkest blue first; clear at 0 over an image): signed attributions."""
+    return trace["type"] == "heatmap" and (trace["colorscale"] or "").startswith(
+        ('[[0,"rgb(5,48,97)"]', '[[0,"rgba(5,48,97,')
+    )
+
+
+def grey(trace: dict) -> bool:
+    """A heatmap on the gray scale (white first): an image under its map."""
+    return trace["type"] == "heatmap" and (trace["colorscale"] or "").startswith('[[0,"rgb(255,255,255)"]')
 
 
 def symmetric(trace: dict) -> bool:
@@ -135,7 +142,8 @@ def test_the_explain_page_draws_digits_a_csv_and_a_pair_side_by_side(tmp_path):
             started = time.time()
             got = explain(page, f"{server.url}/explain?run={ids['digits']}", [GRID, "Average per explained class"])
             maps = [t for t in got[GRID] if diverging(t)]
-            assert len(maps) == 1 and symmetric(maps[0])
+            assert len(maps) == 16 and all(symmetric(m) for m in maps)  # one map a sample, over its image
+            assert len([t for t in got[GRID] if grey(t)]) == 16
             assert page.get_by_text("Completeness check").is_visible()
             assert page.get_by_text("Red pushes toward it, blue against it").is_visible()
             assert page.evaluate(JS_CLIPPED) == []

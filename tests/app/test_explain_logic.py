@@ -219,7 +219,7 @@ def test_a_saved_result_is_drawn_at_once_and_a_link_picks_the_run(home):
     assert not at.exception, at.exception
     assert at.selectbox(key="explain:run").value == digits
     assert "top 10% of pixels" in texts(at) and "Completeness check" in texts(at)
-    assert titles(at) == ["16 samples: image, map (label → predicted)", "Average per explained class"]
+    assert titles(at) == ["16 samples (label → predicted)", "Average per explained class"]
     explain = next(b for b in at.button if b.label == "🔍 Explain")
     assert explain.disabled  # nothing left to compute
     at.selectbox(key="explain:run").select(table).run()
@@ -235,7 +235,7 @@ def test_two_runs_side_by_side_share_one_colour_scale(home):
     at = open_page("views/explain.py", run=remedy, vs=base)
     assert not at.exception, at.exception
     assert at.toggle[0].value is True and at.selectbox[1].value == base
-    grid = "8 samples: image, map (label → predicted)"  # half the width each: fewer samples a row
+    grid = "8 samples (label → predicted)"  # half the width each: fewer samples a row
     assert titles(at)[:2] == [f"He init + ReLU · {grid}", f"baseline · {grid}"]
     specs = [orjson.loads(c.proto.spec) for c in at.get("plotly_chart")[:2]]
     scales = {(d["zmin"], d["zmax"]) for s in specs for d in s["data"] if d.get("zmid") == 0}
