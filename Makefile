@@ -47,6 +47,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/tuning_lessons.py
 	$(PY) benchmarks/cross_validation.py
 	$(PY) benchmarks/explain.py
+	$(PY) benchmarks/compress.py
 	$(PY) benchmarks/cross_validation.py --lesson
 	$(PY) benchmarks/ensembles.py
 

@@ -56,8 +56,8 @@ def cmd_run(args) -> int:
     sys.stderr.write(f"gradclinic: this run needs {budget.check_fits(recipe).summary()}\n")
     from engine.training import session  # torch is imported only once the recipe is valid
 
-    prepared = session.prepare(recipe)
     store = _store(args)
+    prepared = session.prepare(recipe, store)
     run_id = store.create_run(recipe.to_dict(), name=args.name, total_steps=recipe.train.steps)
     interrupted = {"flag": False}
 
@@ -527,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--json", action="store_true")
 
-    from engine.control import ensemble_cli, explain_cli
+    from engine.control import compress_cli, ensemble_cli, explain_cli
     from engine.tuning import lr_find_cli, sweep_cli  # torch-free; a command imports the training side to train
 
     lr_find_cli.register(add)
@@ -535,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv_cli.register(add)
     ensemble_cli.register(add)
     explain_cli.register(add)
+    compress_cli.register(add)
 
     p = add("doctor", cmd_doctor, "check the run store for damage, and copy its intact runs into a new one")
     p.add_argument("--salvage", metavar="NEW_HOME", help="copy every run that reads back cleanly into this new store")

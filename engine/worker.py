@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
 
         torch.set_num_threads(max(1, (os.cpu_count() or 2) // queue.default_concurrency()))
         recipe = Recipe.from_dict(run["recipe"])
-        prepared = session.prepare(recipe)
+        prepared = session.prepare(recipe, store)
         summary = session.train(store, run_id, prepared, resume=resume)
         log.info(
             "run %s ended %s after %s steps in %.1fs", run_id, summary["status"], summary["steps"], summary["seconds"]

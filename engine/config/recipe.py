@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.config import bounded_yaml, limits, names
+from engine.config.distill import DistillSpec
 from engine.config.ensemble import EnsembleSpec
 from engine.config.errors import RecipeError, excerpt, format_errors
 from engine.config.folds import FoldSpec
@@ -103,6 +104,41 @@ class ModelSpec(_Strict):
     residual: bool = False
     norm: Literal["none", "batch", "layer"] = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # Transfer learning: start from an earlier run's weights (its id or its name) or a .safetensors
+    # file. Layers load by name and shape; the head starts afresh when the output size differs.
+    init_from: str | None = Field(None, min_length=1, max_length=1000)
+    # Layers (names or prefixes, e.g. "layers.0" or "layers") that keep their loaded weights.
+    freeze: tuple[str, ...] = Field((), max_length=200)
+    # The loaded layers learn at train.lr x this; a fresh head at train.lr itself.
+    init_lr_scale: float = Field(1.0, gt=0.0, le=100.0)
+    # Start the head afresh even where its shape fits: a new task with as many outputs as the old.
+    fresh_head: bool = False
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _freeze_list(cls, v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    @field_validator("init_from", mode="before")
+    @classmethod
+    def _digits_are_an_id(cls, v: Any) -> Any:
+        # --set reads its value as YAML: a run id of eight digits arrives as a number.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("init_from")
+    @classmethod
+    def _run_or_file(cls, v: str | None) -> str | None:
+        if v is not None and not (re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}", v) or v.endswith(".safetensors")):
+            raise ValueError(f"give a run's id or name, or a path ending in .safetensors, not {excerpt(v)}")
+        return v
+
+    @field_validator("freeze", "init_lr_scale", "fresh_head")
+    @classmethod
+    def _needs_init_from(cls, v: Any, info: ValidationInfo) -> Any:
+        default = cls.model_fields[str(info.field_name)].default
+        if v != default and info.data.get("init_from") is None:
+            raise ValueError(f"applies to weights loaded by model.init_from, and none is set (got {v!r})")
+        return v
 
     @field_validator("arch")
     @classmethod
@@ -205,6 +241,7 @@ class Recipe(_Strict):
     questions: tuple[Question, ...] = Field((), max_length=limits.MAX_QUESTIONS)
     ensemble: EnsembleSpec | None = None  # what `gradclinic ensemble` trains by default; a member's recipe has none
     sweep: SweepSpec | None = None  # what `gradclinic sweep` searches by default; a trial's own recipe has none
+    distill: DistillSpec | None = None  # learn from a teacher run's softened outputs as well as the labels
 
     @field_validator("name")
     @classmethod
@@ -366,6 +403,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "probes": ProbeSpec,
     "sweep": SweepSpec,
     "ensemble": EnsembleSpec,
+    "distill": DistillSpec,
 }
 
 
@@ -382,6 +420,8 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             raise RecipeError(f"{key}: {top} has no sub-keys")
         if parts[1] not in section.model_fields:
             raise RecipeError(f"{key}: unknown key; {top} has: {', '.join(section.model_fields)}")
+    if key == "data.name":
+        _drop_old_defaults(data, value)
     node = data
     for part in parts[:-1]:
         child = node.get(part)
@@ -390,6 +430,24 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             node[part] = child
         node = child
     node[parts[-1]] = value
+
+
+def _drop_old_defaults(data: dict[str, Any], name: Any) -> None:
+    """Another dataset: forget the params that were only the old one's defaults (a recipe stores
+    them filled in), so ``data.name=csv`` over the digits does not carry ``classes: null`` along."""
+    from engine import datasets
+
+    section = data.get("data")
+    if not isinstance(section, dict) or section.get("name", "digits") == name:
+        return
+    params = section.get("params")
+    if not isinstance(params, dict) or not params:
+        return
+    try:
+        defaults = datasets.check_params(str(section.get("name", "digits")), {})
+    except (RecipeError, KeyError, ValueError):
+        return  # a dataset whose params are required (csv) has no defaults to forget
+    section["params"] = {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
 
 
 def _validate(data: dict[str, Any]) -> Recipe:

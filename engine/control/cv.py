@@ -91,7 +91,7 @@ def run_inline(
         r = recipe.with_overrides(sets)
         run_id = store.create_run(r.to_dict(), name=name, group=group, total_steps=r.train.steps, status="running")
         store.update_run(run_id, pid=os.getpid())
-        session.train(store, run_id, session.prepare(r))
+        session.train(store, run_id, session.prepare(r, store))
     return group
 
 

@@ -156,7 +156,7 @@ def run_lesson(
     for label, r in planned:
         run_id = store.create_run(r.to_dict(), name=label, group=group, total_steps=r.train.steps)
         t0 = time.perf_counter()
-        summary = session.train(store, run_id, session.prepare(r))
+        summary = session.train(store, run_id, session.prepare(r, store))
         seconds = time.perf_counter() - t0
         wide = store.scalars_wide(run_id)
         head = headline(summary["final"])

@@ -21,7 +21,7 @@ import pandas as pd
 from engine.config import limits
 from engine.config.errors import RecipeError, excerpt
 from engine.config.recipe import Recipe
-from engine.control import queue
+from engine.control import queue, sources
 from engine.store import Store
 
 #: The slow-motion settings the pages offer, ms per step (0: full speed; at most limits.MAX_PACE_MS).
@@ -47,6 +47,7 @@ def launch(
     from engine.control import budget
 
     budget.check_fits(recipe)  # a run that cannot fit in memory is refused before it has a row
+    sources.check(store, recipe)  # and so is one whose model.init_from or distill.teacher is missing
     run_id = store.create_run(recipe.to_dict(), name=name, group=group, total_steps=recipe.train.steps, pace_ms=pace_ms)
     # The run is recorded: a store locked past the usual wait leaves it queued for the next scheduler.
     queue.schedule(store, max_running, wait_s=store.lock_wait_s)

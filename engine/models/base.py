@@ -67,6 +67,11 @@ class ClinicModel(nn.Module):
         """
         return []
 
+    def trained_layers(self) -> list[tuple[str, nn.Parameter]]:
+        """:meth:`param_layers` less the frozen ones (``model.freeze``): what training moves, and
+        what the probes watch (a frozen layer's zero gradient is by design, not vanishing)."""
+        return [(name, p) for name, p in self.param_layers() if p.requires_grad]
+
     # --- what `gradclinic explain` attributes --------------------------------
 
     #: What the explained output is, in words (a one-output model says so; a classifier explains a class).

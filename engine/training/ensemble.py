@@ -67,7 +67,7 @@ def train_ensemble(
     Each member is recorded ``running`` with this process as its worker from the start (the run
     queue never claims it) and gets its probes, findings and an ``ensemble`` event.
     """
-    first = session.prepare(plan.member_recipe(recipe, spec, 0))
+    first = session.prepare(plan.member_recipe(recipe, spec, 0), store)
     data = first.data
     plan.check(recipe, spec, data.task, data.target_len)
     group = secrets.token_hex(4)
@@ -79,7 +79,7 @@ def train_ensemble(
     counted = 0
     for m in range(spec.members):
         r = plan.member_recipe(recipe, spec, m)
-        prepared = first if m == 0 else session.prepare(r)
+        prepared = first if m == 0 else session.prepare(r, store)
         w_member = (weights / weights.mean()).astype(np.float32)
         if spec.method == "boosting":
             prepared.data = dataclasses.replace(prepared.data, w_train=w_member)
@@ -156,5 +156,5 @@ def against_one_net(store, recipe: Recipe) -> tuple[dict[str, Any], float | None
     plain = recipe.with_overrides({"ensemble": None})
     run_id = store.create_run(plain.to_dict(), total_steps=plain.train.steps, status="running")
     store.update_run(run_id, pid=os.getpid())
-    final = session.train(store, run_id, session.prepare(plain))["final"]
+    final = session.train(store, run_id, session.prepare(plain, store))["final"]
     return summary, _finite(final.get(headline(final).name))

@@ -88,7 +88,7 @@ class Recorder(Callback):
         self.store.declare_stats(self.probes.scopes())
         self.store.set_layers(
             self.run_id,
-            [(n, None) for n, _ in model.param_layers()],
+            [(n, None) for n, _ in model.trained_layers()],
             [(n, fam) for n, _, fam in model.activation_layers()],
         )
         self._events.append((s.step, "schedule", self.probes.schedule()))

@@ -49,6 +49,7 @@ class Prepared:
     data: Dataset
     model: ClinicModel
     device: torch.device
+    transfer: dict[str, Any] | None = None  # what model.init_from loaded, re-initialised and froze
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,8 +65,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare(recipe: Recipe) -> Prepared:
-    """Load data and build the model, seeded. Raises RecipeError/DataError for bad input."""
+def prepare(recipe: Recipe, store=None) -> Prepared:
+    """Load data and build the model, seeded. Raises RecipeError/DataError for bad input.
+
+    ``store`` is where ``model.init_from`` and ``distill.teacher`` find a run named by its id.
+    """
     device = resolve_device(recipe.train.device)
     if device.type == "cuda":  # the launch could only hold it against RAM; now the GPU's free memory is known
         from engine.control import budget
@@ -79,7 +83,16 @@ def prepare(recipe: Recipe) -> Prepared:
     data = prepare_data(recipe.data, recipe.seed)
     torch.manual_seed(recipe.seed)  # the model's init must not depend on the data's RNG use
     model = build_model(recipe.model, data)
-    return Prepared(recipe, data, model, device)
+    prepared = Prepared(recipe, data, model, device)
+    if recipe.model.init_from is not None:  # transfer: an earlier run's (or a file's) weights
+        from engine.training import transfer
+
+        prepared.transfer = transfer.load_into(model, recipe.model, store)
+    if recipe.distill is not None:  # a student: its loss also follows a teacher run's outputs
+        from engine.training import distill
+
+        distill.attach(prepared, store)
+    return prepared
 
 
 def _finite(x: Any) -> float | None:

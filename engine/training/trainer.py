@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from engine.config.recipe import Recipe
 from engine.datasets.base import Dataset
+from engine.training import transfer
 from engine.training.batches import Batches
 from engine.training.events import Callback, Event, dispatch_table
 from engine.training.optimizers import OPTIMIZERS
@@ -148,7 +149,7 @@ class Trainer:
         for cb in callbacks or []:
             self.add_callback(cb)
         model.to(device)
-        optimizer = OPTIMIZERS.get(t.optimizer)(model.parameters(), t)
+        optimizer = OPTIMIZERS.get(t.optimizer)(transfer.param_groups(model, t.lr, recipe.model.init_lr_scale), t)
         scheduler = SCHEDULES.get(t.schedule)(optimizer, t)
         self.state = TrainState(recipe, data, model, optimizer, scheduler, device)
         self.batches = Batches(data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment)
@@ -157,7 +158,7 @@ class Trainer:
         # Models with their own objective (autoencoder) or update (GAN): see ClinicModel.
         self.objective = getattr(model, "objective", None)
         self.custom_step = getattr(model, "training_step", None)
-        self.l1_params = [p for _, p in model.param_layers()] if t.l1 > 0 else []
+        self.l1_params = [p for _, p in model.trained_layers()] if t.l1 > 0 else []
         self.use_amp = bool(t.amp and device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
 

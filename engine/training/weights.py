@@ -26,7 +26,10 @@ def load_weights(store, run_id: str, checkpoint: str) -> session.Prepared:
         raise RecipeError(
             f"--checkpoint {checkpoint}: run {run_id} has no weights from {when} ({path.name} is missing)"
         )
-    prepared = session.prepare(recipe)
+    # The run's own weights replace whatever it started from: no need for its source or teacher
+    # (which may be gone since).
+    model = recipe.model.model_copy(update={"init_from": None, "freeze": (), "init_lr_scale": 1.0})
+    prepared = session.prepare(recipe.model_copy(update={"model": model, "distill": None}))
     state = load_file(str(path), device=str(prepared.device))
     missing, unexpected = prepared.model.load_state_dict(state, strict=False)
     if [k for k in missing if not k.endswith("num_batches_tracked")] or unexpected:

@@ -246,7 +246,11 @@ def test_recipe_validates_dataset_params():
     with pytest.raises(RecipeError, match=r"data\.params\.noise"):
         load_recipe(None, {"data.name": "moons", "data.params": {"noise": -1}})
     with pytest.raises(RecipeError, match="takes no params"):
+        load_recipe(None, {"data.name": "wine", "data.params": {"noise": 1}})
+    with pytest.raises(RecipeError, match=r"data\.params\.noise: unknown key; allowed: classes"):
         load_recipe(None, {"data.name": "digits", "data.params": {"noise": 1}})
+    with pytest.raises(RecipeError, match=r"data\.params\.classes: .*distinct digits from 0 to 9"):
+        load_recipe(None, {"data.name": "digits", "data.params": {"classes": [3, 3]}})
     with pytest.raises(RecipeError, match="too large"):
         load_recipe(None, {"data.name": "adding", "data.params": {"seq_len": 1000, "n_samples": 1_000_000}})
 
@@ -272,3 +276,12 @@ def test_one_feature_decides_its_class_by_the_sign_of_its_key_feature():
     assert np.mean((ds.x_train[:, 5] > 0) == (ds.y_train == 1)) > 0.97
     with pytest.raises(DataError, match="data.params.key: 9 is not one of the 8 features"):
         prepare(spec("one_feature", {"key": 9}), seed=0)
+
+
+def test_digits_can_keep_some_digits_renumbered_from_zero():
+    """Two tasks from one dataset (transfer learning): the digits 5-9, ten training images of each."""
+    r = load_recipe(None, {"data.name": "digits", "data.params": {"classes": [5, 6, 7, 8, 9]}, "data.train_limit": 50})
+    d = prepare(r.data, 0)
+    assert d.n_classes == 5 and d.class_names == ("5", "6", "7", "8", "9")
+    assert np.bincount(d.y_train).tolist() == [10] * 5 and set(np.unique(d.y_val)) == {0, 1, 2, 3, 4}
+    assert len(d.x_train) + len(d.x_val) < 1797 // 2 + 20  # about half of the 1,797 images

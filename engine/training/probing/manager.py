@@ -95,7 +95,7 @@ class ProbeManager(Callback):
             all_probes = [p for p in all_probes if p.scope != "activation"]
         self.probes = all_probes
         self.ctx = ProbeContext(
-            params=[p for _, p in model.param_layers()],
+            params=[p for _, p in model.trained_layers()],
             act_bounds=[_bounds(m, fam) for _, m, fam in acts],
             families=[fam for _, _, fam in acts],
         )

@@ -40,7 +40,7 @@ class InlineExecutor:
 
         run_id, recipe = self.queued.popleft()
         try:
-            prepared = session.prepare(recipe)
+            prepared = session.prepare(recipe, sweep.store)
         except Exception as exc:  # the data or the model would not build: the trial fails, the sweep goes on
             sweep.store.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             return
