@@ -67,11 +67,6 @@ class ClinicModel(nn.Module):
         """
         return []
 
-    def trained_layers(self) -> list[tuple[str, nn.Parameter]]:
-        """:meth:`param_layers` less the frozen ones (``model.freeze``): what training moves, and
-        what the probes watch (a frozen layer's zero gradient is by design, not vanishing)."""
-        return [(name, p) for name, p in self.param_layers() if p.requires_grad]
-
     # --- what `gradclinic explain` attributes --------------------------------
 
     #: What the explained output is, in words (a one-output model says so; a classifier explains a class).
@@ -248,3 +243,10 @@ class BlockStack(ClinicModel):
         """Each block's activation module, named like its weight layer."""
         family = activations.get(self.spec.activation).family
         return [(f"{self.stack_name}.{i}", b.act, family) for i, b in enumerate(self.blocks)]
+
+
+def trained_layers(model) -> list[tuple[str, nn.Parameter]]:
+    """``model.param_layers()`` less the frozen ones (``model.freeze``): what training moves, and
+    what the probes watch (a frozen layer's zero gradient is by design, not vanishing). Any model
+    with ``param_layers`` will do, a clinic model or not."""
+    return [(name, p) for name, p in model.param_layers() if p.requires_grad]

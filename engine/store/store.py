@@ -326,8 +326,10 @@ class Store(StoreBase):
         One write transaction, so two schedulers never start the same run.
         The claimer's pid stands in until the worker's pid is recorded.
         """
-        now = time.time()
         with self._write() as conn:
+            # Stamped once the write lock is ours: the run that just ended (and let this one in)
+            # stamped its end before it let go, so a run never starts before the one it waited for.
+            now = time.time()
             running = conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
             if running >= limit:
                 return None

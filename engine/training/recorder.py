@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.models.base import trained_layers
 from engine.store.errors import StoreBusy
 from engine.training.events import Callback
 from engine.training.pacing import Pacer
@@ -88,7 +89,7 @@ class Recorder(Callback):
         self.store.declare_stats(self.probes.scopes())
         self.store.set_layers(
             self.run_id,
-            [(n, None) for n, _ in model.trained_layers()],
+            [(n, None) for n, _ in trained_layers(model)],
             [(n, fam) for n, _, fam in model.activation_layers()],
         )
         self._events.append((s.step, "schedule", self.probes.schedule()))

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from engine.config.recipe import Recipe
 from engine.datasets.base import Dataset
+from engine.models.base import trained_layers
 from engine.training import transfer
 from engine.training.batches import Batches
 from engine.training.events import Callback, Event, dispatch_table
@@ -158,7 +159,7 @@ class Trainer:
         # Models with their own objective (autoencoder) or update (GAN): see ClinicModel.
         self.objective = getattr(model, "objective", None)
         self.custom_step = getattr(model, "training_step", None)
-        self.l1_params = [p for _, p in model.trained_layers()] if t.l1 > 0 else []
+        self.l1_params = [p for _, p in trained_layers(model)] if t.l1 > 0 else []
         self.use_amp = bool(t.amp and device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
 

@@ -3,8 +3,9 @@
 IG's attributions should add up to f(x) - f(baseline); the convergence delta is how far they
 miss, and ``gradclinic explain`` reports it against the typical gap. Each recipe here trains
 60 steps (enough to leave the initial weights; a full run is the lessons' business) and is
-explained on 32 validation samples. The bound: at 200 steps every recipe misses by under 10%;
-at the default 50 steps every recipe but one does too. The exception is ``model-capacity``
+explained on 32 validation samples. The bound: at the default 50 steps every recipe but one
+misses by under 10% (most by under 3%); where 50 steps miss by more than 2%, 200 steps are
+checked too, and miss by under 10%. The exception is ``model-capacity``
 (a 1,024-unit ReLU net on spirals, about 35% at 50 steps): so many kinks on the path that the
 quadrature needs more points, which is what its warning tells the user. Runs built to diverge
 are refused with one message instead of explained.
@@ -29,6 +30,7 @@ VARIANTS = [
     ("long-range-memory", "LSTM"),
 ]
 BOUND = 0.10
+REFINE = 0.02  # above this at 50 steps, 200 steps are checked too
 NEEDS_MORE_STEPS = {"model-capacity"}  # above BOUND at 50 steps (see the module's docstring)
 DIVERGE = {"exploding-residual", "exploding-rnn", "lr-schedules"}  # their baselines blow up by design
 
@@ -56,12 +58,13 @@ def test_integrated_gradients_adds_up_on_every_built_in_recipe(tmp_path, name, v
         with pytest.raises(RecipeError, match="non-finite outputs"):
             explain(store, run_id, "ig", samples=32)
         return
-    fine = explain(store, run_id, "ig", samples=32, steps=200)["delta"]["max_relative"]
-    assert fine < BOUND, fine
     coarse = explain(store, run_id, "ig", samples=32, steps=50)
     rel = coarse["delta"]["max_relative"]
+    if rel > REFINE or name in NEEDS_MORE_STEPS:  # more steps must close the gap
+        fine = explain(store, run_id, "ig", samples=32, steps=200)["delta"]["max_relative"]
+        assert fine < BOUND and fine <= rel, (fine, rel)
     if name in NEEDS_MORE_STEPS:
-        assert rel > BOUND and "raise --steps" in coarse["warning"] and fine < rel
+        assert rel > BOUND and "raise --steps" in coarse["warning"]
     else:
         assert rel < BOUND, rel
         assert ("warning" in coarse) == (rel > DELTA_WARN)

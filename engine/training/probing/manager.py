@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from engine.config import names
+from engine.models.base import trained_layers
 from engine.training.events import Callback, Event
 from engine.training.probing import planner
 from engine.training.probing.base import STEP_EVENTS, Probe
@@ -95,7 +96,7 @@ class ProbeManager(Callback):
             all_probes = [p for p in all_probes if p.scope != "activation"]
         self.probes = all_probes
         self.ctx = ProbeContext(
-            params=[p for _, p in model.trained_layers()],
+            params=[p for _, p in trained_layers(model)],
             act_bounds=[_bounds(m, fam) for _, m, fam in acts],
             families=[fam for _, _, fam in acts],
         )
