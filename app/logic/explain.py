@@ -19,7 +19,7 @@ from app.logic import common
 from app.logic.launch import load_data
 from engine.config.errors import RecipeError
 from engine.config.recipe import Recipe
-from engine.control import explain_cli
+from engine.control import explain_cli, sources
 from engine.control.explain_job import Request
 from engine.control.labels import display_name
 
@@ -52,7 +52,7 @@ STEP_METHODS = ("ig", "layer_conductance", "gradshap")
 #: The other methods ignore ``--steps``; 1 keeps the samples x steps bound about real work.
 NO_STEPS = 1
 #: What each checkpoint's file is called in the run's folder (engine/training/checkpoint.py).
-WEIGHTS = {"last": "final.safetensors", "best": "best.safetensors"}
+WEIGHTS = sources.FILES
 CHECKPOINT_NAMES = {"last": "end of training", "best": "best validation loss"}
 #: Attributions this small everywhere mean the output does not depend on the input at all.
 NOTHING = 1e-6

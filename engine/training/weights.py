@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from engine.config.errors import RecipeError
 from engine.config.recipe import Recipe
+from engine.control.sources import FILES
 from engine.training import session
-
-FILES = {"last": "final.safetensors", "best": "best.safetensors"}
 
 
 def load_weights(store, run_id: str, checkpoint: str) -> session.Prepared:
