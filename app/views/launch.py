@@ -12,7 +12,7 @@ from app import ui
 from app.logic import launch as setup
 from app.logic import toggles
 from app.widgets import launch as widgets
-from app.widgets import lr_find, sweep_launch
+from app.widgets import lr_find, sweep_launch, transfer
 from engine.config.errors import RecipeError, StoreError, excerpt
 from engine.config.recipe import Recipe
 from engine.control import compare, lifecycle
@@ -159,6 +159,7 @@ with run_box:
         st.caption(f"Changes from the recipe: {changed}" if changed else "Using the recipe as written.")
     lr_find.panel(store, name, recipe, all_sets)  # the range test of this setup, and its "Use it"
     sweep_launch.panel(store, name, recipe, all_sets)  # search the ticked toggles; opens the Sweep page
+    transfer.panel(store, name, recipe, all_sets)  # start from a finished run's weights (model.init_from)
 
 if error is None and (compare_clicked or lesson_clicked):
     baseline = setup.baseline_of(base, advanced_text)

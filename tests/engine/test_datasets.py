@@ -247,8 +247,10 @@ def test_recipe_validates_dataset_params():
         load_recipe(None, {"data.name": "moons", "data.params": {"noise": -1}})
     with pytest.raises(RecipeError, match="takes no params"):
         load_recipe(None, {"data.name": "wine", "data.params": {"noise": 1}})
-    with pytest.raises(RecipeError, match=r"data\.params\.noise: unknown key; allowed: classes"):
-        load_recipe(None, {"data.name": "digits", "data.params": {"noise": 1}})
+    with pytest.raises(RecipeError, match=r"data\.params\.blur: unknown key; allowed: classes, half, noise"):
+        load_recipe(None, {"data.name": "digits", "data.params": {"blur": 1}})
+    with pytest.raises(RecipeError, match=r"data\.params\.half"):
+        load_recipe(None, {"data.name": "digits", "data.params": {"half": "c"}})
     with pytest.raises(RecipeError, match=r"data\.params\.classes: .*distinct digits from 0 to 9"):
         load_recipe(None, {"data.name": "digits", "data.params": {"classes": [3, 3]}})
     with pytest.raises(RecipeError, match="too large"):
@@ -285,3 +287,16 @@ def test_digits_can_keep_some_digits_renumbered_from_zero():
     assert d.n_classes == 5 and d.class_names == ("5", "6", "7", "8", "9")
     assert np.bincount(d.y_train).tolist() == [10] * 5 and set(np.unique(d.y_val)) == {0, 1, 2, 3, 4}
     assert len(d.x_train) + len(d.x_val) < 1797 // 2 + 20  # about half of the 1,797 images
+
+
+def test_digits_halves_split_the_images_alike_at_every_seed_and_noise_is_one_fixed_draw():
+    """A source on half a and a target on half b never share an image, whatever their seeds."""
+    from engine.datasets import digits
+
+    a, b = digits.load({"half": "a"}, 0), digits.load({"half": "b"}, 1)
+    assert len(a.y) + len(b.y) == 1797 and abs(len(a.y) - len(b.y)) <= 1
+    rows = lambda raw: {x.tobytes() for x in raw.x}  # noqa: E731
+    assert not rows(a) & rows(b) and rows(a) == rows(digits.load({"half": "a"}, 5))
+    noisy = digits.load({"half": "a", "noise": 4.5}, 0)
+    assert np.array_equal(noisy.x, digits.load({"half": "a", "noise": 4.5}, 3).x)  # the dataset, not the seed
+    assert 4.0 < float((noisy.x - a.x).std()) < 5.0 and "noise σ=4.5" in noisy.description
