@@ -33,6 +33,7 @@ pages = [
     st.Page(ui.RUNS, title="Runs", icon=":material/history:", url_path="runs"),
     st.Page(ui.SWEEP, title="Sweep", icon=":material/tune:", url_path="sweep"),
     st.Page(ui.EXPLAIN, title="Explain", icon=":material/psychology:", url_path="explain"),
+    st.Page(ui.COMPRESS, title="Compress", icon=":material/compress:", url_path="compress"),
 ]
 page = st.navigation(pages)
 

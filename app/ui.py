@@ -20,6 +20,7 @@ from engine.store import Store, default_home
 LAUNCH, LIVE, COMPARE, RUNS = "views/launch.py", "views/live.py", "views/compare.py", "views/runs.py"
 SWEEP = "views/sweep.py"
 EXPLAIN = "views/explain.py"
+COMPRESS = "views/compress.py"
 REFRESH_S = 1.0  # how often live views poll the store
 
 PRESENT = "present"  # the query parameter that keeps presentation mode through reloads and links

@@ -12,6 +12,7 @@ import streamlit as st
 from app import ui
 from app.components import bars, boundary, curves, health, samples
 from app.logic import axes, common, explain
+from app.logic import compress as compress_logic
 from app.logic import live as data
 from app.widgets import curve_controls, lr_find
 from engine.config.errors import RecipeError, StoreError
@@ -117,6 +118,9 @@ def controls() -> None:
         c[2 if resumable else 1].page_link(
             ui.EXPLAIN, label="🔍 Explain this run", query_params=ui.with_presentation({"run": run_id})
         )
+    # A run trained to its end has a model worth making smaller (a stopped one's weights are not the result).
+    if feed.status in compress_logic.STATUSES and compress_logic.has_weights(store.home, run_id):
+        c[2].page_link(ui.COMPRESS, label="🗜️ Compress this run", query_params=ui.with_presentation({"run": run_id}))
 
 
 def small_charts(settings: axes.CurveSettings) -> list:

@@ -145,3 +145,18 @@ def plan(
         for r, label in zip(student_recipes(recipe, run_id, student), ("distilled", "labels only")):
             budget.check_fits(r, label=f"student {label}")
     return Plan(run_id, levels, structured, finetune or 0, quantize, student)
+
+
+def expected_variants(plan: Plan, arch: str) -> int:
+    """How many variants :func:`engine.training.compress.run.compress` reports for ``plan``: one
+    progress call each, so the dashboard's bar can count them.
+
+    The dense row; each prune level, and its fine-tuned copy when ``finetune`` is set; int8 dynamic,
+    and static as well for a CNN (reported even when it does not apply); the two students.
+    """
+    n = 1 + len(plan.prune) * (2 if plan.finetune > 0 else 1)
+    if plan.quantize == "int8":
+        n += 2 if arch == "cnn" else 1
+    if plan.distill is not None:
+        n += 2
+    return n

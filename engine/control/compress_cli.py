@@ -3,16 +3,20 @@
 Thin, like the rest of the CLI: the flags are checked first (:func:`engine.control.compress.plan`:
 exit 2 with one line naming the flag, before torch loads and before any row exists), then the
 variants are made and measured in this process (:mod:`engine.training.compress.run`), one line
-each on stderr, and the table (or ``--json``) printed.
+each on stderr, and the table (or ``--json``) printed. With ``--json`` (the dashboard's
+:mod:`engine.control.compress_job` reads it) the stderr lines are countable progress instead:
+``compress: progress 3/7 prune 80%``, the total known from the plan before the first variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from engine.control import compress
+from engine.config.recipe import Recipe
+from engine.control import compress, compress_job
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
@@ -37,7 +41,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from engine.training.compress.run import compress as run_compress
 
     torch.set_num_threads(1)  # as a worker: latencies compare on one core, and results match any core count
-    result = run_compress(store, plan, progress=None if args.quiet else _progress)
+    progress: Callable[[str, dict[str, Any]], None] | None = None
+    if args.json and not args.quiet:
+        progress = _Counted(compress.expected_variants(plan, Recipe.from_dict(run["recipe"]).model.arch))
+    elif not args.quiet:
+        progress = _progress
+    result = run_compress(store, plan, progress=progress)
     if args.json:
         _print_json(result)
     else:
@@ -51,6 +60,23 @@ def _progress(name: str, entry: dict[str, Any]) -> None:
     said = entry["what"] if value is None else f"{metric} {value:.4g}"
     sys.stderr.write(f"compress: {name}: {said}\n")
     sys.stderr.flush()
+
+
+class _Counted:
+    """``--json``'s progress: a countable line per finished variant (the first line, 0 of N, at once)."""
+
+    def __init__(self, total: int):
+        self.done, self.total = 0, total
+        self._write("loading the run's weights")
+
+    def __call__(self, name: str, entry: dict[str, Any]) -> None:
+        self.done += 1
+        self._write(name)
+
+    def _write(self, stage: str) -> None:
+        # A count past the plan's total would be a bug in expected_variants; the bar then stays full.
+        sys.stderr.write(compress_job.progress_line(self.done, max(self.total, self.done), stage))
+        sys.stderr.flush()
 
 
 def _bytes(n: Any) -> str:
