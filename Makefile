@@ -48,6 +48,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/cross_validation.py
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/compress.py
+	$(PY) benchmarks/input_pipeline.py
 	$(PY) benchmarks/cross_validation.py --lesson
 	$(PY) benchmarks/ensembles.py
 

@@ -29,6 +29,8 @@ Injection rules (dataset × architecture × knob, each at every seed):
   step (SGD at lr 1e-5 on digits, 1e-6 on moons);
 * loss_plateau: the same too-small steps (with underfitting);
 * unstable_loss: Adam at lr 0.05 on digits.
+* input_bound: a DataLoader that transforms every digit on the CPU (affine, or affine and noise), no
+  workers, feeding a small MLP. The healthy set (tensors in memory) must not raise it.
 
 Some injections were changed after a first run, and the thresholds of four rules were set, against this
 suite: the dead-unit injection was SGD at lr 0.8, which diverges at 4 of 6 seeds and then really does
@@ -230,6 +232,19 @@ def suite() -> list[Case]:
             ["train.lr=0.05", "train.steps=1000"],
             truth={"unstable_loss"},
             allowed={"dead_units", "overfitting", "loss_plateau"},
+        ),
+    ]
+    # A DataLoader that augments every sample on the CPU (scipy, one image at a time) starves a small MLP.
+    slow = ["data.loader.kind=dataloader", "data.loader.cpu_augment=[affine]", "train.steps=600"]
+    cases += [
+        _case(
+            "input_bound", "per-sample affine in the loader, 2x64 mlp", [*slow, "model.depth=2"], truth={"input_bound"}
+        ),
+        _case(
+            "input_bound",
+            "per-sample affine and noise in the loader, batch 128",
+            [*slow, "data.loader.cpu_augment=[affine, noise]", "train.batch_size=128"],
+            truth={"input_bound"},
         ),
     ]
     relu = ["model.activation=relu", "model.init=he_normal", "train.optimizer=adam", "train.lr=0.003"]

@@ -94,10 +94,34 @@ def aggregate(rows: list[dict]) -> dict[str, dict[str, dict]]:
     return {k: dict(sorted(v.items())) for k, v in sorted(codes.items())}
 
 
+class _Pool:
+    """``Pool.map`` and ``imap`` over non-daemonic processes (a ProcessPoolExecutor's), or in this
+    process for one job: a multiprocessing pool's daemonic workers may not start the DataLoader
+    workers that the more_workers remedy asks for."""
+
+    def __init__(self, jobs: int):
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._ex = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) if jobs > 1 else None
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ex is not None:
+            self._ex.shutdown()
+
+    def imap(self, fn, items, chunksize: int = 1):
+        return (fn(i) for i in items) if self._ex is None else self._ex.map(fn, items)
+
+    def map(self, fn, items, chunksize: int = 1) -> list:
+        return list(self.imap(fn, items))
+
+
 def train_all(cases: list[Case], seeds: list[int], jobs: int) -> list[dict]:
     """Every faulty case at every seed, then each remedy its findings offer: one row per remedied run."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as home, mp.get_context("spawn").Pool(jobs) as pool:
+    with tempfile.TemporaryDirectory() as home, _Pool(jobs) as pool:
         todo = [(c, s) for s in seeds for c in cases]
         bases = pool.map(run, [(c, s, home, {}) for c, s in todo], chunksize=1)
         work, rows = [], []  # one remedied run per (case, seed, remedy), and the codes it answers for

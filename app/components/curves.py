@@ -40,6 +40,9 @@ KNOWN_COLUMNS = frozenset(
         "lr",
         "samples_per_s",
         "probe_overhead",
+        "data_wait",
+        "time_compute",
+        "time_optimizer",
     }
 )
 

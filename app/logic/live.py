@@ -180,6 +180,50 @@ def step_span(matrices: dict[str, Matrix]) -> tuple[float, float] | None:
     return float(min(s[0] for s in held)), float(max(s[-1] for s in held))
 
 
+#: The recorder's timing scalars, each a share of a window's training time.
+TIME_PARTS = {"data_wait": "waiting for data", "time_compute": "forward + backward", "time_optimizer": "optimizer"}
+TIME_WINDOWS = 5  # the last flushes averaged: one window is half a second, and noisy
+
+
+def step_time(wide: pd.DataFrame) -> dict[str, float] | None:
+    """{part: share of training time} over the last few windows, summing to 1; None before any is timed.
+
+    Without ``time_compute`` (a GPU run: its work is not timed on the host) the model's work is
+    one part, the rest after waiting and probes.
+    """
+    if "data_wait" not in wide.columns or wide["data_wait"].dropna().empty:
+        return None
+
+    def recent(column: str) -> float:
+        if column not in wide.columns:
+            return 0.0
+        values = pd.to_numeric(wide[column], errors="coerce").dropna().iloc[-TIME_WINDOWS:]
+        return float(values.mean()) if len(values) else 0.0
+
+    shares = {TIME_PARTS["data_wait"]: recent("data_wait")}
+    if "time_compute" in wide.columns:
+        shares[TIME_PARTS["time_compute"]] = recent("time_compute")
+        shares[TIME_PARTS["time_optimizer"]] = recent("time_optimizer")
+        shares["probes"] = recent("probe_overhead")
+        shares["other"] = max(0.0, 1.0 - sum(shares.values()))
+    else:
+        shares["probes"] = recent("probe_overhead")
+        shares["forward, backward, optimizer"] = max(0.0, 1.0 - sum(shares.values()))
+    total = sum(shares.values())
+    return {k: v / total for k, v in shares.items()} if total > 0 else None
+
+
+def step_time_caption(shares: dict[str, float]) -> str:
+    """One sentence under the bar: what the split means, and when waiting dominates."""
+    wait = shares.get(TIME_PARTS["data_wait"], 0.0)
+    if wait > 0.5:
+        return (
+            f"⚠️ The model waits for its next batch **{wait:.0%}** of the time: the input pipeline sets the speed, "
+            "and a faster network or device would only wait longer. The diagnosis names the remedies measured to help."
+        )
+    return f"Waiting for data: {wait:.0%} of the training time; the rest is the network's own work."
+
+
 def probe_meter(schedule: dict | None, overhead: float | None) -> str:
     """One line for the budget meter: what the probes cost and how often each one runs."""
     if not schedule and overhead is None:

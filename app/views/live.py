@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import ui
 from app.components import bars, boundary, curves, health, samples
+from app.components.step_time import step_time_figure
 from app.logic import axes, common, explain
 from app.logic import compress as compress_logic
 from app.logic import live as data
@@ -74,6 +75,10 @@ def header() -> None:
         if feed.status in ("failed", "crashed"):
             st.caption(f"Worker log: `{ui.worker_log(feed.run_id)}`")
     st.caption("⏱️ " + data.probe_meter(feed.schedule, feed.latest("probe_overhead")))
+    shares = data.step_time(feed.wide)
+    if shares:
+        ui.plot(step_time_figure(shares, presentation=ui.presentation()), key=f"step_time:{run_id}")
+        st.caption(data.step_time_caption(shares))
 
 
 def controls() -> None:

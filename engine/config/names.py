@@ -47,6 +47,7 @@ CODES = (
     "underfitting",
     "loss_plateau",
     "unstable_loss",
+    "input_bound",
 )
 
 

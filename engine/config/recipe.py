@@ -22,6 +22,7 @@ from engine.config.distill import DistillSpec
 from engine.config.ensemble import EnsembleSpec
 from engine.config.errors import RecipeError, excerpt, format_errors
 from engine.config.folds import FoldSpec
+from engine.config.loader import LoaderSpec
 from engine.config.sweep import SweepSpec
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -54,6 +55,7 @@ class DataSpec(_Strict):
     # Train on a bootstrap sample of the training rows (drawn with replacement, as many as there
     # are) from this seed: a bagging member. None: the training rows as they are.
     bootstrap: int | None = Field(None, ge=0, le=2**31 - 1)
+    loader: LoaderSpec = Field(default_factory=LoaderSpec)  # how batches reach the model (in memory by default)
 
     @field_validator("name")
     @classmethod
@@ -83,6 +85,8 @@ class DataSpec(_Strict):
         kind = datasets.kind(self.name)
         if self.augment and kind != "image":
             raise ValueError(f"augmentations work on image data; dataset {self.name!r} is {kind}")
+        if self.loader.cpu_augment and kind != "image":
+            raise ValueError(f"loader.cpu_augment works on image data; dataset {self.name!r} is {kind}")
         try:
             checked = datasets.check_params(self.name, dict(self.params))
         except RecipeError as exc:

@@ -256,6 +256,40 @@ def _longer(r: dict[str, Any]) -> Overrides:
     return {"train.steps": int(_get(r, "train.steps") or 1000) * 2}
 
 
+def _loader(r: dict[str, Any]) -> dict[str, Any]:
+    return _get(r, "data.loader") or {}
+
+
+@remedy("more_workers", "worker processes prepare the next batches while the model trains on this one")
+def _more_workers(r: dict[str, Any]) -> Overrides:
+    loader = _loader(r)
+    if loader.get("kind") != "dataloader":
+        return {}
+    workers = max(2, 2 * int(loader.get("num_workers") or 0))
+    return {"data.loader.num_workers": min(workers, 32), "data.loader.persistent_workers": True}
+
+
+@remedy("device_augment", "tensors in memory and augmentation on the whole batch at once skip the per-sample work")
+def _device_augment(r: dict[str, Any]) -> Overrides:
+    loader = _loader(r)
+    if loader.get("kind") != "dataloader":
+        return {}
+    moved = [a for a in loader.get("cpu_augment") or [] if a not in (_get(r, "data.augment") or [])]
+    # The whole section, so no worker setting is left behind for tensors in memory.
+    return {"data.augment": [*(_get(r, "data.augment") or []), *moved], "data.loader": {"kind": "in_memory"}}
+
+
+@remedy("pin_memory", "page-locked batches copy to the GPU without a wait, beside the computation")
+def _pin_memory(r: dict[str, Any]) -> Overrides:
+    loader = _loader(r)
+    return {"data.loader.pin_memory": True} if loader.get("kind") == "dataloader" else {}
+
+
+@remedy("bigger_batch", "a bigger batch spreads each step's fixed costs (a Python call, a copy) over more samples")
+def _bigger_batch(r: dict[str, Any]) -> Overrides:
+    return {"train.batch_size": min(8192, int(_get(r, "train.batch_size") or 64) * 4)}
+
+
 def _range_test(r: dict[str, Any]) -> Any:
     """The cached learning-rate range test of this recipe in the run store ($GRADCLINIC_HOME), or None."""
     from engine.store import default_home

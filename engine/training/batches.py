@@ -6,6 +6,9 @@ Runs in the worker process only (imports torch). Two paths, same API:
   batch is an ``index_select`` there, so a step costs no host-to-device copy.
   Used when the arrays fit under ``device_bytes_limit``, and always on CPU
   unless a limit is given, because the arrays already sit in host memory.
+* **per sample** (``data.loader.kind: dataloader``): a ``DataLoader`` of single samples, as
+  most projects have, with the recipe's workers and per-sample CPU transforms
+  (:mod:`engine.training.sample_loader`).
 * **streamed**: a ``DataLoader`` with worker processes gathers whole batches
   (one fancy-index per batch, not one ``__getitem__`` per sample) into pinned
   memory for CUDA, and each batch is copied over non-blocking.
@@ -18,12 +21,15 @@ CPU, so the same seed gives the same batches on any device. Augmentation
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
+from engine.config.loader import LoaderSpec
 from engine.datasets.base import Dataset
+from engine.training.sample_loader import make_loader
 
 DEFAULT_DEVICE_BYTES = 64 * 2**20
 
@@ -44,6 +50,7 @@ class Batches:
         augment: list[str] | tuple[str, ...] = (),
         device_bytes_limit: int | None = None,
         num_workers: int | None = None,
+        loader: LoaderSpec | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -54,6 +61,7 @@ class Batches:
         self.batch_size = min(int(batch_size), self.n_train)
         self.steps_per_epoch = self.n_train // self.batch_size
         self.step = 0  # batches served so far
+        self.wait_s = 0.0  # seconds blocked fetching them (the trainer's data wait)
         self._generator = torch.Generator().manual_seed(self.seed)
         self._augment = _build_augment(augment, dataset, self.device)
         self._val: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -62,11 +70,17 @@ class Batches:
         nbytes = dataset.x_train.nbytes + dataset.y_train.nbytes
         if device_bytes_limit is None:
             device_bytes_limit = DEFAULT_DEVICE_BYTES if self.device.type != "cpu" else nbytes
-        self.streaming = nbytes > device_bytes_limit
-        if self.streaming:
+        per_sample = loader is not None and loader.kind == "dataloader"
+        self.streaming = per_sample or nbytes > device_bytes_limit
+        self._loader_iter: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+        if per_sample:
+            assert loader is not None
+            self._loader = make_loader(
+                dataset.x_train, dataset.y_train, self.batch_size, self._generator, loader, self.device
+            )
+        elif self.streaming:
             workers = min(2, os.cpu_count() or 1) if num_workers is None else num_workers
             self._loader = _make_loader(dataset, self.batch_size, self._generator, workers, self.device)
-            self._loader_iter: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
         else:
             self._x = _to_device(dataset.x_train, self.device)
             self._y = _to_device(dataset.y_train, self.device)
@@ -86,7 +100,9 @@ class Batches:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next training batch, on the device, augmented when asked."""
+        waited = time.perf_counter()
         x, y = self._next_streamed() if self.streaming else self._next_resident()
+        self.wait_s += time.perf_counter() - waited  # the fetch only: augmenting the batch is compute
         self.step += 1
         if self._augment is not None:
             with torch.no_grad():

@@ -72,6 +72,7 @@ class Recorder(Callback):
         self._events: list[tuple[int, str, dict]] = []
         self._last_flush = time.perf_counter()
         self._last_flush_step = 0
+        self._last_times = (0.0, 0.0, 0.0, 0.0)  # _times() at the last flush
         self._fit_start = time.perf_counter()  # reset at before_fit: samples_per_s counts from there
         self._fit_start_step = 0
         self._last_diagnose = time.perf_counter()
@@ -82,8 +83,32 @@ class Recorder(Callback):
         self._busy_since: float | None = None
         self.pacer = Pacer.for_run(store, run_id)  # pause and slow motion, read at each flush
 
+    def _times(self, s: TrainState) -> tuple[float, float, float, float]:
+        return (s.data_wait_s, s.compute_s, s.optimizer_s, self.pacer.waited_s)
+
+    def _time_shares(self, s: TrainState, step: int, now: float) -> list[tuple[int, str, float]]:
+        """This window's step time by part, each a share of its training time (paused time left out).
+
+        ``data_wait`` (blocked on the next batch) always; ``time_compute`` (forward and backward) and
+        ``time_optimizer`` where they were timed (on the CPU). Probes are ``probe_overhead``; the
+        rest (evaluations, recording) is what none of them covers.
+        """
+        then = self._last_times
+        wait, compute, optim, paused = (a - b for a, b in zip(self._times(s), then))
+        window_s = now - self._last_flush - paused
+        if window_s <= 0:
+            return []
+        out = [(step, "data_wait", min(1.0, wait / window_s))]
+        if compute > 0:
+            out += [
+                (step, "time_compute", min(1.0, compute / window_s)),
+                (step, "time_optimizer", min(1.0, optim / window_s)),
+            ]
+        return out
+
     def before_fit(self, s: TrainState) -> None:
         self._last_flush_step = s.step  # a resumed run starts past 0
+        self._last_flush, self._last_times = time.perf_counter(), self._times(s)
         self._fit_start, self._fit_start_step = time.perf_counter(), s.step
         model = s.model
         self.store.declare_stats(self.probes.scopes())
@@ -160,6 +185,7 @@ class Recorder(Callback):
             overhead = self.probes.measured_overhead()
             if math.isfinite(overhead):
                 scalars.append((last_step, "probe_overhead", overhead))
+            scalars += self._time_shares(s, last_step, now)
         self.probes.replan(s.step)
         if self.probes.take_changed():
             self._events.append((last_step, "schedule", self.probes.schedule()))
@@ -168,6 +194,7 @@ class Recorder(Callback):
         )
         self._steps, self._losses, self._lrs, self._pending_scalars, self._events = [], [], [], [], []
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
+        self._last_times = self._times(s)
         written = self._write_kept(wait=final or len(self._kept) >= MAX_KEPT)
         if self.on_flush is not None:  # before the control read: an in-process sweep's prune applies at once
             self.on_flush({"step": s.step, "loss": self.last_loss, "metrics": s.metrics})

@@ -66,6 +66,13 @@ class TrainState:
     stop_reason: str | None = None  # set by callbacks: "stopped", "diverged", "early_stopped"
     stop_detail: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    # Seconds spent blocked on the next batch, summed over the steps: the recorder turns it into
+    # ``data_wait``, the share of training time the model waited for its input.
+    data_wait_s: float = 0.0
+    # Seconds in forward + backward and in the optimizer's step, summed; timed on the CPU only,
+    # where a step's work is done when its call returns (on a GPU that would need a sync each step).
+    compute_s: float = 0.0
+    optimizer_s: float = 0.0
     # Set by a model's own training_step (GAN): per-step scalar tensors the
     # recorder stores next to train_loss ({"gen_loss": t, "disc_loss": t}) ...
     step_scalars: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -153,7 +160,9 @@ class Trainer:
         optimizer = OPTIMIZERS.get(t.optimizer)(transfer.param_groups(model, t.lr, recipe.model.init_lr_scale), t)
         scheduler = SCHEDULES.get(t.schedule)(optimizer, t)
         self.state = TrainState(recipe, data, model, optimizer, scheduler, device)
-        self.batches = Batches(data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment)
+        self.batches = Batches(
+            data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment, loader=recipe.data.loader
+        )
         self.crit = loss_fn(data)
         self.weighted = weighted_loss_fn(data) if data.w_train is not None else None
         # Models with their own objective (autoencoder) or update (GAN): see ClinicModel.
@@ -208,9 +217,12 @@ class Trainer:
         s, t = self.state, self.recipe.train
         self.emit(Event.BEFORE_STEP)
         x, y = self.batches.next()
+        s.data_wait_s = self.batches.wait_s
         if self.custom_step is not None:  # the model runs the update itself (a GAN's two players)
             self.custom_step(self, x, y)
             return self._end_step()
+        timed = s.device.type == "cpu"
+        t0 = time.perf_counter() if timed else 0.0
         if self.use_amp:
             with torch.autocast(s.device.type):
                 out = s.model(x)
@@ -221,20 +233,28 @@ class Trainer:
         if self.l1_params:
             loss = loss + t.l1 * torch.stack([p.abs().sum() for p in self.l1_params]).sum()
         s.loss = loss.detach()
+        if timed:
+            s.compute_s += time.perf_counter() - t0
         self.emit(Event.AFTER_FORWARD)
+        t0 = time.perf_counter() if timed else 0.0
         s.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(s.optimizer)  # probes and clipping see true gradients
         else:
             loss.backward()
+        if timed:
+            s.compute_s += time.perf_counter() - t0
         self.emit(Event.AFTER_BACKWARD)
+        t0 = time.perf_counter() if timed else 0.0
         self.clip_gradients(s.model.parameters())
         if self.scaler is not None:
             self.scaler.step(s.optimizer)
             self.scaler.update()
         else:
             s.optimizer.step()
+        if timed:
+            s.optimizer_s += time.perf_counter() - t0
         self._end_step()
 
     def _loss(self, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
