@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from app.logic.explain import run_label, weights_folder
+from app.logic.explain import run_label
 from engine.config.errors import RecipeError, StoreError
 from engine.control import compress_job, sources
 from engine.control.compress_job import Request
@@ -56,7 +56,7 @@ class Group:
 
 def has_weights(home: str | Path, run_id: str) -> bool:
     """True when run ``run_id`` saved its final weights (what compress starts from)."""
-    return (weights_folder(home, run_id) / sources.FILES["last"]).is_file()
+    return sources.saved_weights(home, run_id).is_file()
 
 
 def compressible(home: str | Path, runs: pd.DataFrame) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from app.logic import toggles
-from app.logic.explain import run_label, weights_folder
+from app.logic.explain import run_label
 from engine.config.recipe import Recipe
 from engine.control import sources
 
@@ -27,7 +27,7 @@ MAX_GROUPS = 60  # layer choices offered; a model with more is frozen by prefix 
 
 def final_weights(home: str | Path, run_id: str) -> Path:
     """Where run ``run_id`` keeps the weights ``model.init_from`` loads (its last ones)."""
-    return weights_folder(home, run_id) / sources.FILES["last"]
+    return sources.saved_weights(home, run_id)
 
 
 def startable(home: str | Path, runs: pd.DataFrame) -> dict[str, str]:

@@ -21,6 +21,19 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m engine.cli` imports this checkout
 STDERR_LINES = 40  # the last lines kept, for the message when the command fails
 
+
+def parse_count(line: str, prefix: str) -> tuple[int, int, str] | None:
+    """(done, total, the rest) from a ``<prefix>3/7 the rest`` progress line, or None for any other line."""
+    if not line.startswith(prefix):
+        return None
+    count, _, rest = line[len(prefix) :].strip().partition(" ")
+    try:
+        done, total = (int(v) for v in count.split("/"))
+    except ValueError:
+        return None
+    return done, total, rest
+
+
 #: Reads one stderr line: (progress 0..1, what the child is doing) for a progress line, else None.
 ProgressParser = Callable[[str], "tuple[float, str] | None"]
 J = TypeVar("J", bound="Job")

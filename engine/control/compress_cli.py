@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.config.recipe import Recipe
-from engine.control import compress, compress_job
+from engine.control import compress, compress_job, sources
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     store = _store(args)
     run_id = store.resolve(args.run)
     run = store.get_run(run_id)
-    has_weights = (store.runs_dir(run_id) / "final.safetensors").is_file()
+    has_weights = sources.saved_weights(store.home, run_id).is_file()
     plan = compress.plan(
         run,
         prune=args.prune,

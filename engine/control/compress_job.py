@@ -58,7 +58,7 @@ class Request:
 def check(store, request: Request) -> Plan:
     """The command's own checks, here and now: a :class:`RecipeError` naming the flag, before any child starts."""
     run_id = store.resolve(request.run)
-    has_weights = (Path(store.home) / "runs" / run_id / sources.FILES["last"]).is_file()
+    has_weights = sources.saved_weights(store.home, run_id).is_file()
     return plan(
         store.get_run(run_id),
         prune=request.levels() if request.prune else None,  # the text the child parses: both refuse alike
@@ -83,13 +83,10 @@ def progress_line(done: int, total: int, stage: str) -> str:
 
 def parse_progress(line: str) -> tuple[float, str] | None:
     """(share done, "3 of 7 variants made (last: prune 80%)") from a progress line, or None for any other line."""
-    if not line.startswith(PROGRESS_PREFIX):
+    counted = child_job.parse_count(line, PROGRESS_PREFIX)
+    if counted is None:
         return None
-    count, _, name = line[len(PROGRESS_PREFIX) :].strip().partition(" ")
-    try:
-        done, total = (int(v) for v in count.split("/"))
-    except ValueError:
-        return None
+    done, total, name = counted
     stage = f"{done} of {total} variants made" + (f" (last: {name})" if done and name else "")
     return (done / total if total > 0 else 0.0), stage
 

@@ -67,13 +67,10 @@ def progress_line(done: int, total: int, stage: str) -> str:
 
 def parse_progress(line: str) -> tuple[float, str] | None:
     """(share done, stage) from a progress line, or None for any other line."""
-    if not line.startswith(PROGRESS_PREFIX):
+    counted = child_job.parse_count(line, PROGRESS_PREFIX)
+    if counted is None:
         return None
-    count, _, stage = line[len(PROGRESS_PREFIX) :].strip().partition(" ")
-    try:
-        done, total = (int(v) for v in count.split("/"))
-    except ValueError:
-        return None
+    done, total, stage = counted
     return (done / total if total else 0.0), stage
 
 

@@ -15,6 +15,11 @@ MAX_FILE_BYTES = 2 * 1024**3  # a safetensors file larger than this is not a mod
 FILES = {"last": "final.safetensors", "best": "best.safetensors"}
 
 
+def saved_weights(home: str | Path, run_id: str, checkpoint: str = "last") -> Path:
+    """Where run ``run_id`` keeps its ``checkpoint`` weights (the file may not exist); creates nothing."""
+    return Path(home) / "runs" / run_id / FILES[checkpoint]
+
+
 def run_weights(store, ref: str, key: str, checkpoint: str = "last") -> Path:
     """The saved weights of the run ``ref`` names, or one message naming ``key``."""
     if store is None:
