@@ -49,6 +49,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/compress.py
 	$(PY) benchmarks/input_pipeline.py
+	$(PY) benchmarks/gpu.py
 	$(PY) benchmarks/cross_validation.py --lesson
 	$(PY) benchmarks/ensembles.py
 

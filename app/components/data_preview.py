@@ -2,8 +2,9 @@
 
 One picture per kind of data: the points in the plane (2-D data, coloured by class), the target
 against the feature (1-feature regression), the first two features (wider tables), a row of
-images with their labels, or a few sequences over time. It also means the chart library is
-already loaded when Launch opens the Live page, so the first point there is drawn sooner.
+images with their labels, a few sequences over time, or a few video clips as strips of frames.
+It also means the chart library is already loaded when Launch opens the Live page, so the first
+point there is drawn sooner.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ MAX_POINTS = 1500
 IMAGES = 8
 PER_ROW = 4
 SEQUENCES = 3
+CLIPS = 4
+CLIPS_PER_ROW = 2
 
 
 def preview_figure(data: Dataset, *, presentation: bool = False) -> go.Figure | None:
@@ -32,6 +35,8 @@ def preview_figure(data: Dataset, *, presentation: bool = False) -> go.Figure | 
         fig = _images(x, y, data)
     elif data.kind == "sequence":
         fig = _sequences(x, data)
+    elif data.kind == "video" and x.ndim == 5:
+        fig = _clips(x, y, data)
     elif data.task == "classification" and x.ndim == 2 and x.shape[1] >= 2 and y.ndim == 1:
         fig = _classes(x, y, data)
     elif data.task == "regression" and x.ndim == 2:
@@ -136,4 +141,38 @@ def _sequences(x: np.ndarray, data: Dataset) -> go.Figure:
     fig.update_layout(title=dict(text=f"Training data: {min(SEQUENCES, len(x))} sequences, first input"))
     fig.update_xaxes(title_text="time step")
     fig.update_yaxes(title_text=_feature(data, 0))
+    return fig
+
+
+def _clips(x: np.ndarray, y: np.ndarray, data: Dataset) -> go.Figure:
+    """A few clips (the first of each class first), each a strip of frames in time order, labelled.
+
+    Two clips a row, so the frames are large enough to read on a projector; each frame's background
+    is drawn a light grey (the colour scale starts below the data), so its edges, and so the digit's
+    movement within it, show against the blank page between frames.
+    """
+    firsts = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)] if y.ndim == 1 else []
+    picks = (firsts[:CLIPS] + [i for i in range(min(len(x), CLIPS * 2)) if i not in firsts[:CLIPS]])[:CLIPS]
+    frames, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+    strip, gap = frames * (w + 1) - 1, 4  # one clip's width; the space between two clips
+    rows = -(-len(picks) // CLIPS_PER_ROW)
+    canvas = np.full((rows * (h + 3), CLIPS_PER_ROW * (strip + gap) - gap), np.nan)
+    fig = go.Figure()
+    for k, i in enumerate(picks):
+        r, c = divmod(k, CLIPS_PER_ROW)
+        top, left = r * (h + 3) + 3, c * (strip + gap)
+        for f in range(frames):
+            at = left + f * (w + 1)
+            canvas[top : top + h, at : at + w] = np.asarray(x[i, f], dtype=float).reshape(-1, h, w).mean(0)
+        label = int(y[i]) if y.ndim == 1 else None
+        name = data.class_names[label] if label is not None and label < len(data.class_names) else label
+        fig.add_annotation(x=left - 0.5, y=top - 1.5, text=f"<b>{name}</b>", showarrow=False, xanchor="left")
+    lo, hi = float(np.nanmin(canvas)), float(np.nanmax(canvas))
+    fig.add_trace(
+        go.Heatmap(z=canvas, colorscale="Greys", zmin=lo - 0.12 * (hi - lo), zmax=hi, showscale=False, hoverinfo="skip")
+    )
+    title = f"Training data: {len(picks)} of {len(x):,} clips, {frames} frames each, time left to right"
+    fig.update_layout(title=dict(text=title))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
     return fig

@@ -85,6 +85,11 @@ def explainable(home: str | Path, runs: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def refusal(recipe: Mapping[str, Any]) -> str | None:
+    """Why a run cannot be explained although it has weights (it learned from video clips), or None."""
+    return explain_cli.data_error(recipe)
+
+
 def partners(runs: pd.DataFrame, first: str, choices: Sequence[str]) -> list[str]:
     """The runs to set beside ``first``: its Compare group's other runs first (baseline, remedies), then the rest."""
     groups = dict(zip(runs["id"], runs["group_id"]))

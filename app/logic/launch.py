@@ -61,6 +61,7 @@ CURRICULUM = (
     "model-capacity",
     "mlp-vs-cnn",
     "rnn-vs-transformer",
+    "crnn-moving-digits",
     "autoencoder-anomaly",
     "gan-2d",
 )

@@ -83,6 +83,8 @@ class RunFeed:
         # The newest decision boundary or fitted curve ({step, payload}): 2-D classification, 1-D regression.
         self.boundary: dict[str, Any] | None = None
         self.data_events: list[tuple[int, dict]] = []  # (step, payload) where each session began
+        self.precision: dict[str, Any] | None = None  # how the run computes (train.amp, compile), if not plain
+        self._precision_read = False
         self._scalar_step = -1
         self._stat_step: dict[str, int] = {s: -1 for s in stats}
 
@@ -111,6 +113,9 @@ class RunFeed:
         self.schedule = schedule["payload"] if schedule else None
         self.samples = store.last_event(self.run_id, "samples")
         self.boundary = store.last_event(self.run_id, "boundary")
+        if not self._precision_read:  # written once, before the first step
+            event = store.last_event(self.run_id, "precision")
+            self.precision, self._precision_read = (event or {}).get("payload"), bool(event) or len(self.wide) > 0
         if len(new) or not self.data_events:  # a resumed session writes another one
             events = store.events(self.run_id, "data")
             self.data_events = [(int(s), p) for s, p in zip(events["step"], events["payload"]) if pd.notna(s)]
@@ -222,6 +227,43 @@ def step_time_caption(shares: dict[str, float]) -> str:
             "and a faster network or device would only wait longer. The diagnosis names the remedies measured to help."
         )
     return f"Waiting for data: {wait:.0%} of the training time; the rest is the network's own work."
+
+
+def precision_caption(precision: dict[str, Any] | None, wide: pd.DataFrame) -> str | None:
+    """One line on how the run computes (mixed precision, compiled, channels-last), or None when plainly.
+
+    Under fp16 it counts the updates the loss scaler skipped: the scaler at work, not a fault, so
+    the student is not alarmed by them (their gradients are left out of the charts).
+    """
+    if not precision:
+        return None
+    parts = []
+    amp = precision.get("amp", "fp32")
+    if amp != "fp32":
+        where = "" if precision.get("native", True) else " (emulated: this processor has no native " + amp + ")"
+        parts.append(f"Mixed precision **{amp}**{where}")
+    if precision.get("compile"):
+        parts.append("**compiled** with torch.compile (the probes' steps run uncompiled)")
+    if precision.get("channels_last"):
+        parts.append("images **channels-last**")
+    line = "⚙️ " + "; ".join(parts) + "." if parts else None
+    if precision.get("loss_scaling") and line is not None:
+        skipped = _last_value(wide, "amp_skipped")
+        scale = _last_value(wide, "loss_scale")
+        if skipped is not None:
+            line += (
+                f" fp16 loss scaling skipped **{int(skipped)}** update{'s' if skipped != 1 else ''} whose gradients "
+                "overflowed (normal while the scale settles; they are left out of the gradient charts)"
+                + (f"; scale now {scale:,.0f}." if scale is not None else ".")
+            )
+    return line
+
+
+def _last_value(wide: pd.DataFrame, column: str) -> float | None:
+    if column not in wide.columns:
+        return None
+    values = pd.to_numeric(wide[column], errors="coerce").dropna()
+    return float(values.iloc[-1]) if len(values) else None
 
 
 def probe_meter(schedule: dict | None, overhead: float | None) -> str:

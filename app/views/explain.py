@@ -75,6 +75,10 @@ if pair:
 ui.set_query({"run": runs[0], "vs": runs[1]} if pair else {"run": runs[0]})
 rows = {r: store.get_run(r) for r in runs}
 titles = logic.short_names(list(rows.values()))
+refused = [f"{titles[r]}: {why}" for r in runs if (why := logic.refusal(rows[r]["recipe"]))]
+if refused:
+    st.error("\n\n".join(refused))
+    st.stop()
 
 
 @st.cache_data(show_spinner="Reading the data…", max_entries=16)

@@ -79,6 +79,9 @@ def header() -> None:
     if shares:
         ui.plot(step_time_figure(shares, presentation=ui.presentation()), key=f"step_time:{run_id}")
         st.caption(data.step_time_caption(shares))
+    how = data.precision_caption(feed.precision, feed.wide)
+    if how:
+        st.caption(how)
 
 
 def controls() -> None:

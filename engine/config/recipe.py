@@ -83,10 +83,13 @@ class DataSpec(_Strict):
         from engine import datasets
 
         kind = datasets.kind(self.name)
+        # A video's frames would each be warped by a draw of their own, which no clip ever shows.
         if self.augment and kind != "image":
-            raise ValueError(f"augmentations work on image data; dataset {self.name!r} is {kind}")
+            raise ValueError(f"data.augment: augmentations work on image data; dataset {self.name!r} is {kind}")
         if self.loader.cpu_augment and kind != "image":
-            raise ValueError(f"loader.cpu_augment works on image data; dataset {self.name!r} is {kind}")
+            raise ValueError(
+                f"data.loader.cpu_augment: loader.cpu_augment works on image data; dataset {self.name!r} is {kind}"
+            )
         try:
             checked = datasets.check_params(self.name, dict(self.params))
         except RecipeError as exc:
@@ -183,8 +186,20 @@ class TrainSpec(_Strict):
     schedule: str = "constant"
     early_stopping: EarlyStopping | None = None
     eval_every: int = Field(50, ge=1, le=10_000_000)
+    # Mixed precision: the forward pass in a 16-bit float. "auto" is bf16 on a CPU and fp16 with
+    # loss scaling on CUDA; "bf16" on CUDA needs no scaling (see engine/training/precision.py).
     amp: bool = False
+    amp_dtype: Literal["auto", "bf16", "fp16"] = "auto"
+    compile: bool = False  # torch.compile the model's training forward (the first step compiles it)
+    channels_last: bool = False  # NHWC weights and images, for the architectures that declare it
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    @field_validator("amp_dtype")
+    @classmethod
+    def _needs_amp(cls, v: str, info: ValidationInfo) -> str:
+        if v != "auto" and not info.data.get("amp"):
+            raise ValueError(f"applies when train.amp is true, and it is false (got {v!r})")
+        return v
 
     @field_validator("optimizer")
     @classmethod
@@ -468,12 +483,16 @@ def _validate(data: dict[str, Any]) -> Recipe:
 
 def _check_arch_fits_data(recipe: Recipe) -> None:
     """Refuse what the architecture does not declare it can take: the dataset's kind (a transformer on
-    tabular data), ``model.residual``, ``model.norm``."""
+    tabular data), ``model.residual``, ``model.norm``, ``train.channels_last``, ``train.amp``."""
     from engine import datasets
     from engine.models import capabilities
 
     caps = capabilities(recipe.model.arch)
-    error = caps.data_kind_error(recipe.data.name, datasets.kind(recipe.data.name)) or caps.spec_error(recipe.model)
+    error = (
+        caps.data_kind_error(recipe.data.name, datasets.kind(recipe.data.name))
+        or caps.spec_error(recipe.model)
+        or caps.train_error(recipe.train)
+    )
     if error:
         raise RecipeError(error)
 

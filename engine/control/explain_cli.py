@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -21,6 +22,8 @@ MAX_SAMPLES = 500
 MAX_STEPS = 500
 #: samples x steps: about a minute of a small CPU for the digits MLP.
 MAX_EVALS = 20_000
+#: The kinds of data whose attributions are drawn (per feature, per pixel, per time step); not video.
+KINDS = ("tabular", "image", "sequence")
 
 
 def check(samples: int, steps: int) -> None:
@@ -36,6 +39,24 @@ def check(samples: int, steps: int) -> None:
         )
 
 
+def data_error(recipe: Mapping[str, Any]) -> str | None:
+    """The refusal of a run whose data the attributions cannot be drawn for (video clips), or None."""
+    from engine import datasets
+
+    data = recipe.get("data")
+    name = str(data.get("name", "digits")) if isinstance(data, Mapping) else "digits"
+    try:
+        kind = datasets.kind(name)
+    except KeyError:
+        return None  # a dataset that is gone: loading the run says so, naming it
+    if kind in KINDS:
+        return None
+    return (
+        f"data.name: explain draws attributions for {', '.join(KINDS[:-1])} and {KINDS[-1]} data; this run's "
+        f"dataset {name!r} is {kind} (clips of frames), which it does not explain"
+    )
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain ``args.run``; 0 when it ran."""
     from engine.cli import EXIT_OK, _print_json, _store
@@ -47,6 +68,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     request = explain_job.Request(
         store.resolve(args.run), args.method, args.samples, args.steps, args.target, args.checkpoint, args.layer
     )
+    refused = data_error(store.get_run(request.run)["recipe"])
+    if refused:
+        raise RecipeError(refused)
     import torch
 
     from engine.training.explain import explain

@@ -113,7 +113,7 @@ def describe(name: str) -> str:
 
 
 def kind(name: str) -> str:
-    """The dataset's kind, "tabular", "image" or "sequence", as its module declares it (``KIND``)."""
+    """The dataset's kind, "tabular", "image", "sequence" or "video", as its module declares it (``KIND``)."""
     return str(DATASETS.module(name).KIND)
 
 
@@ -197,9 +197,10 @@ def _feature_axes(x: np.ndarray, kind: str) -> tuple[int, ...]:
 
     Tabular (n, d) and sequence (n, T, C) keep the last axis, so a sequence
     channel gets one mean for every time step (the same RNN weights read each
-    step). Images (n, C, H, W) keep the channel axis.
+    step). Images (n, C, H, W) keep the channel axis, and so does video
+    (n, T, C, H, W): one mean per channel over every frame.
     """
-    keep = 1 if kind == "image" and x.ndim == 4 else x.ndim - 1
+    keep = 1 if kind == "image" and x.ndim == 4 else 2 if kind == "video" and x.ndim == 5 else x.ndim - 1
     return tuple(a for a in range(x.ndim) if a != keep)
 
 

@@ -2,7 +2,8 @@
 
 A dataset module (``engine/datasets/<name>.py``) is torch-free and defines:
 
-* ``KIND``: ``"tabular"``, ``"image"`` or ``"sequence"``;
+* ``KIND``: ``"tabular"``, ``"image"``, ``"sequence"`` or ``"video"`` (clips of frames,
+  ``(T, C, H, W)`` a sample);
 * optionally ``Params``: a pydantic model (``extra="forbid"``) of its
   ``data.params``, with defaults;
 * ``load(params: dict, seed: int) -> Raw``: the full dataset as numpy arrays.
@@ -19,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 Task = Literal["classification", "regression"]
-Kind = Literal["tabular", "image", "sequence"]
+Kind = Literal["tabular", "image", "sequence", "video"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Raw:
     feature_names: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     description: str = ""
-    # "global" for images (one mean/std keeps pixels comparable, so flips and
+    # "global" for images and video (one mean/std keeps pixels comparable, so flips and
     # affine warps stay meaningful); "feature" for tabular and sequence columns.
     standardize: Literal["feature", "global", "none"] = "feature"
 

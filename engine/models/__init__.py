@@ -12,6 +12,9 @@ side reads from the file without importing it (see :class:`Capabilities`)::
     TRY_DATA = "digits"              # optional: datasets a refusal suggests
     METRIC = "anomaly_auc"           # optional: what a sweep optimises when told nothing (default:
                                      # val_accuracy on classification data, else val_loss)
+    CHANNELS_LAST = True             # optional: convolutions that train.channels_last can speed up
+    OWN_UPDATE = True                # optional: trains with its own step (GAN), which train.amp and
+                                     # train.compile do not reach
 
 A recipe asking for something the architecture does not declare is refused
 at load time, naming the dotted key; ``build`` still checks the exact shapes.
@@ -30,11 +33,11 @@ from engine.config.errors import RecipeError
 from engine.config.names import ARCHITECTURES
 
 if TYPE_CHECKING:
-    from engine.config.recipe import ModelSpec
+    from engine.config.recipe import ModelSpec, TrainSpec
     from engine.datasets.base import Dataset
     from engine.models.base import ClinicModel
 
-ALL_KINDS = ("tabular", "image", "sequence")
+ALL_KINDS = ("tabular", "image", "sequence", "video")
 ALL_NORMS = ("none", "batch", "layer")
 
 
@@ -50,6 +53,8 @@ class Capabilities:
     try_data: str = ""
     activations: tuple[str, ...] | None = None  # None: every registered activation
     metric: str = ""  # the model's own headline metric for a sweep ("": the task's)
+    channels_last: bool = False
+    own_update: bool = False
 
     def data_kind_error(self, dataset: str, kind: str) -> str | None:
         """The refusal for a dataset of ``kind``, or None when it fits."""
@@ -71,6 +76,19 @@ class Capabilities:
             return f"model.norm: {spec.norm} norm is not available for {self.arch}; use {' or '.join(self.norms)}"
         return None
 
+    def train_error(self, train: TrainSpec) -> str | None:
+        """The refusal for a ``train.channels_last``, ``train.amp`` or ``train.compile`` this architecture
+        cannot honour, or None."""
+        if train.channels_last and not self.channels_last:
+            return f"train.channels_last: {self.arch} has no convolutions to lay out; set train.channels_last: false"
+        for key in ("amp", "compile"):
+            if getattr(train, key) and self.own_update:
+                return (
+                    f"train.{key}: {self.arch} trains with its own update, which train.{key} does not reach; "
+                    f"set train.{key}: false"
+                )
+        return None
+
 
 def capabilities(arch: str) -> Capabilities:
     """The declared capabilities of ``arch``, read without importing its module (or torch)."""
@@ -84,6 +102,8 @@ def capabilities(arch: str) -> Capabilities:
         try_data=str(c.get("TRY_DATA", "")),
         activations=tuple(c["ACTIVATIONS"]) if "ACTIVATIONS" in c else None,
         metric=str(c.get("METRIC", "")),
+        channels_last=bool(c.get("CHANNELS_LAST", False)),
+        own_update=bool(c.get("OWN_UPDATE", False)),
     )
 
 

@@ -115,13 +115,50 @@ def _chunked_eval(shape: DataShape, widest: int) -> int:
 
 
 def sequence_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
-    """``(steps, features)``, as ``engine.models.base.sequence_shape`` reads a sample (images: rows are steps)."""
+    """``(steps, features)``, as ``engine.models.base.sequence_shape`` reads a sample (images: rows are
+    steps; video: frames are steps, each frame's pixels its features)."""
     if len(input_shape) == 1:
         return input_shape[0], 1
     if len(input_shape) == 2:
         return input_shape[0], input_shape[1]
+    if len(input_shape) == 4:
+        t, c, h, w = input_shape
+        return t, c * h * w
     c, h, w = input_shape[-3:]
     return h, c * w
+
+
+def _frames(input_shape: tuple[int, ...]) -> tuple[int, tuple[int, int, int]]:
+    """``(frames, (C, H, W))``: video ``(T, C, H, W)`` is T images through the same conv stack; an image is one."""
+    if len(input_shape) == 4:
+        t, c, h, w = input_shape
+        return t, (c, h, w)
+    if len(input_shape) == 3:
+        c, h, w = input_shape
+        return 1, (c, h, w)
+    return 1, (1, 1, math.prod(input_shape))
+
+
+@dataclass(frozen=True)
+class _ConvStack:
+    """``base.conv_blocks`` on one frame, with the 2x2 max-pool after the first block (cnn, crnn)."""
+
+    params: int
+    macs: int
+    acts: int  # the frame itself, every block's tensors and the pooled map
+    first: int  # floats of the first block's output (before the pool): an evaluation's widest layer
+    pooled: tuple[int, int]  # (H, W) after the pool
+
+
+def _conv_stack(spec: ModelSpec, c: int, h: int, wd: int) -> _ConvStack:
+    w, d = spec.width, spec.depth
+    # A 2x2 max-pool after the first block, when the image is at least 2x2.
+    hp, wp = (h // 2, wd // 2) if min(h, wd) >= 2 else (h, wd)
+    params = _linear(9 * c, w) + (d - 1) * _linear(9 * w, w) + d * _norm(spec, w)
+    macs = 9 * c * w * h * wd + (d - 1) * 9 * w * w * hp * wp
+    first, rest = w * h * wd, w * hp * wp
+    acts = c * h * wd + first * _per_block(spec) + rest + (d - 1) * rest * _per_block(spec)
+    return _ConvStack(params, macs, acts, first, (hp, wp))
 
 
 # --- one entry per architecture -------------------------------------------------
@@ -138,15 +175,25 @@ def mlp(spec: ModelSpec, shape: DataShape) -> Size:
 
 @size("cnn")
 def cnn(spec: ModelSpec, shape: DataShape) -> Size:
-    c, h, wd = shape.input_shape[-3:] if len(shape.input_shape) >= 3 else (1, 1, math.prod(shape.input_shape))
-    w, d = spec.width, spec.depth
-    # A 2x2 max-pool after the first block, when the image is at least 2x2.
-    hp, wp = (h // 2, wd // 2) if min(h, wd) >= 2 else (h, wd)
-    params = _linear(9 * c, w) + (d - 1) * _linear(9 * w, w) + d * _norm(spec, w) + _linear(w, shape.n_outputs)
-    macs = 9 * c * w * h * wd + (d - 1) * 9 * w * w * hp * wp + w * shape.n_outputs
-    first, rest = w * h * wd, w * hp * wp
-    acts = c * h * wd + first * _per_block(spec) + rest + (d - 1) * rest * _per_block(spec) + shape.n_outputs
-    return Size(params, macs, acts, _chunked_eval(shape, max(c * h * wd, first)))
+    frames, (c, h, wd) = _frames(shape.input_shape)  # video: every frame through the stack, then averaged
+    conv, w = _conv_stack(spec, c, h, wd), spec.width
+    params = conv.params + _linear(w, shape.n_outputs)
+    macs = frames * conv.macs + w * shape.n_outputs
+    acts = frames * conv.acts + shape.n_outputs
+    return Size(params, macs, acts, _chunked_eval(shape, frames * max(c * h * wd, conv.first)))
+
+
+@size("crnn")
+def crnn(spec: ModelSpec, shape: DataShape) -> Size:
+    frames, (c, h, wd) = _frames(shape.input_shape)
+    conv, w = _conv_stack(spec, c, h, wd), spec.width
+    g, features = GATES["gru"], w * conv.pooled[0] * conv.pooled[1]  # each frame's pooled map, flattened
+    weights = g * w * (features + w)
+    params = conv.params + weights + 2 * g * w + _linear(w, shape.n_outputs)
+    macs = frames * (conv.macs + weights) + w * shape.n_outputs
+    # The GRU's input is the last block's map (counted in the stack); its own state per step and unit.
+    acts = frames * (conv.acts + w * KEPT_PER_UNIT["gru"]) + w * (1 + (spec.dropout > 0)) + shape.n_outputs
+    return Size(params, macs, acts, _chunked_eval(shape, frames * max(c * h * wd, conv.first)))
 
 
 def _recurrent(cell: str, spec: ModelSpec, shape: DataShape) -> Size:

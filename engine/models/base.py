@@ -5,8 +5,8 @@ shape ``(batch, data.n_outputs)``, the weight layers in input→output order
 with chart-friendly names, and the activation modules probes may hook.
 
 The helpers below (:func:`make_norm`, :func:`to_sequence`, :class:`Block`,
-:class:`BlockStack`) exist so architecture files stay a few dozen lines and
-never copy each other.
+:func:`dense_blocks`, :func:`conv_blocks`, :class:`BlockStack`) exist so
+architecture files stay a few dozen lines and never copy each other.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ def sequence_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
     """``(steps, features)`` a recurrent net sees for one sample of ``input_shape``.
 
     Tabular ``(F,)`` becomes F steps of 1 feature; sequences ``(T, F)`` stay;
-    images ``(C, H, W)`` become H steps (rows) of C*W features.
+    images ``(C, H, W)`` become H steps (rows) of C*W features; video ``(T, C, H, W)``
+    becomes T steps (frames) of C*H*W features, each frame's pixels flattened.
     """
     if len(input_shape) == 1:
         return input_shape[0], 1
@@ -167,6 +168,9 @@ def sequence_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
     if len(input_shape) == 3:
         c, h, w = input_shape
         return h, c * w
+    if len(input_shape) == 4:
+        t, c, h, w = input_shape
+        return t, c * h * w
     raise RecipeError(f"model.arch: cannot read input of shape {tuple(input_shape)} as a sequence")
 
 
@@ -178,6 +182,9 @@ def to_sequence(x: torch.Tensor) -> torch.Tensor:
         # Rows are the time steps: (N, C, H, W) -> (N, H, C, W) -> (N, H, C*W).
         n, c, h, w = x.shape
         return x.permute(0, 2, 1, 3).reshape(n, h, c * w)
+    if x.ndim == 5:
+        # Frames are the time steps: (N, T, C, H, W) -> (N, T, C*H*W).
+        return x.flatten(2)
     return x
 
 
@@ -216,6 +223,24 @@ def dense_blocks(n_in: int, spec) -> nn.ModuleList:
             )
         )
         n_in = spec.width
+    return nn.ModuleList(blocks)
+
+
+def conv_blocks(c_in: int, spec) -> nn.ModuleList:
+    """``spec.depth`` 3×3 conv blocks of ``spec.width`` channels (``conv → norm → activation →
+    Dropout2d``, residual where the channels match): the body of the CNN and of the CRNN's frame encoder."""
+    blocks = []
+    for _ in range(spec.depth):
+        blocks.append(
+            Block(
+                nn.Conv2d(c_in, spec.width, kernel_size=3, padding=1),
+                make_norm(spec.norm, spec.width, spatial=True),
+                make_activation(spec.activation),
+                nn.Dropout2d(spec.dropout) if spec.dropout > 0 else nn.Identity(),
+                residual=spec.residual and c_in == spec.width,
+            )
+        )
+        c_in = spec.width
     return nn.ModuleList(blocks)
 
 

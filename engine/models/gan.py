@@ -62,6 +62,7 @@ NORMS = ("none", "layer")  # batch norm would mix real and fake samples in its s
 NEEDS = "2-D points (tabular data with 2 features)"
 TRY_DATA = "ring, moons, circles or spirals"
 METRIC = "val_mmd"  # the distance to the data, not the players' losses
+OWN_UPDATE = True  # two players, each its own optimizer step (training_step below)
 
 
 class Player(nn.Module):

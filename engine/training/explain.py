@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from engine.config.errors import RecipeError
+from engine.control import explain_cli
 from engine.training.weights import load_weights
 
 #: IG's completeness check: a delta above this share of the mean |f(x) - f(baseline)| is a warning.
@@ -105,6 +106,9 @@ def explain(
     activation layer, and per unit of ``layer`` when one is named.
     """
     run_id = run
+    refused = explain_cli.data_error(store.get_run(run_id)["recipe"])
+    if refused:
+        raise RecipeError(refused)
     prepared = load_weights(store, run_id, checkpoint)
     data, device, model = prepared.data, prepared.device, prepared.model
     forward = _Explained(model)

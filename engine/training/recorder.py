@@ -119,6 +119,10 @@ class Recorder(Callback):
         )
         self._events.append((s.step, "schedule", self.probes.schedule()))
         self._events.append((s.step, "data", _data_info(s.data)))
+        t = s.recipe.train
+        if t.amp or t.compile or t.channels_last:  # how this run computes, for the Live caption
+            how = {**s.precision.describe(), "compile": t.compile, "channels_last": t.channels_last}
+            self._events.append((s.step, "precision", how))
 
     def after_step(self, s: TrainState) -> None:
         step = s.step
@@ -176,7 +180,9 @@ class Recorder(Callback):
             self._events += s.events
             s.events.clear()
         scalars += [(st, "lr", v) for st, v in self._lrs]
-        scalars += self.probes.drain_scalars()
+        # Steps whose update fp16's loss scaler skipped: their probe records go (see precision.py).
+        skipped = s.precision.drain_overflow() if s.precision is not None else []
+        scalars += self.probes.drain_scalars(skipped)
         last_step = s.step
         run_s = now - self._fit_start - self.pacer.waited_s  # paused and slowed time is no training time
         if s.step > self._last_flush_step and run_s > 0:
@@ -186,11 +192,17 @@ class Recorder(Callback):
             if math.isfinite(overhead):
                 scalars.append((last_step, "probe_overhead", overhead))
             scalars += self._time_shares(s, last_step, now)
+            scalars += _loss_scaling(s, last_step)
         self.probes.replan(s.step)
         if self.probes.take_changed():
             self._events.append((last_step, "schedule", self.probes.schedule()))
         self._kept.append(
-            {"scalars": scalars, "layer_stats": self.probes.drain(), "events": self._events, "step": max(last_step, 0)}
+            {
+                "scalars": scalars,
+                "layer_stats": self.probes.drain(skipped),
+                "events": self._events,
+                "step": max(last_step, 0),
+            }
         )
         self._steps, self._losses, self._lrs, self._pending_scalars, self._events = [], [], [], [], []
         self._last_flush, self._last_flush_step = time.perf_counter(), s.step
@@ -244,6 +256,15 @@ class Recorder(Callback):
             )
             self._busy_since = None
         return True
+
+
+def _loss_scaling(s: TrainState, step: int) -> list[tuple[int, str, float]]:
+    """fp16's loss scaler at a flush: the updates it skipped so far (``amp_skipped``) and its factor."""
+    p = s.precision
+    if p is None or p.scaler is None:
+        return []
+    scale = p.loss_scale()
+    return [(step, "amp_skipped", float(p.skipped))] + ([] if scale is None else [(step, "loss_scale", scale)])
 
 
 def _data_info(data: Dataset) -> dict[str, Any]:

@@ -180,6 +180,8 @@ def _finish(store, run_id: str, prepared: Prepared, trainer: Trainer, recorder: 
         "best": {"val_loss": _finite(state.best_val_loss), "step": state.best_step},
         "findings": findings,
     }
+    if recipe.train.amp:
+        summary["precision"] = trainer.precision.describe()
     store.update_run(run_id, summary=summary)
     store.set_status(run_id, status)
     return summary

@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from engine.config.recipe import Recipe
 from engine.datasets.base import Dataset
 from engine.models.base import trained_layers
-from engine.training import transfer
+from engine.training import compilation, transfer
 from engine.training.batches import Batches
 from engine.training.events import Callback, Event, dispatch_table
 from engine.training.optimizers import OPTIMIZERS
+from engine.training.precision import Precision
 from engine.training.schedules import METRIC_DRIVEN, SCHEDULES
 
 if TYPE_CHECKING:
@@ -73,6 +74,10 @@ class TrainState:
     # where a step's work is done when its call returns (on a GPU that would need a sync each step).
     compute_s: float = 0.0
     optimizer_s: float = 0.0
+    # Set for one step by a callback that hooks the model's modules (the probe manager, on the steps
+    # its activation probes run): that step runs the eager model, whose hooks fire, not the compiled one.
+    eager_forward: bool = False
+    precision: Any = None  # the run's Precision: its autocast dtype, loss scaler and skipped steps
     # Set by a model's own training_step (GAN): per-step scalar tensors the
     # recorder stores next to train_loss ({"gen_loss": t, "disc_loss": t}) ...
     step_scalars: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -169,8 +174,10 @@ class Trainer:
         self.objective = getattr(model, "objective", None)
         self.custom_step = getattr(model, "training_step", None)
         self.l1_params = [p for _, p in trained_layers(model)] if t.l1 > 0 else []
-        self.use_amp = bool(t.amp and device.type == "cuda")
-        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        self.precision = self.state.precision = Precision.for_run(t, device)
+        self.channels_last = compilation.to_channels_last(model, t)
+        # Not for a model with its own update (refused at load): it calls its players itself.
+        self.compiled = compilation.compiled_forward(model, t, device) if self.custom_step is None else None
 
     def add_callback(self, callback: Callback) -> None:
         """Listen with ``callback`` from now on (after those already added)."""
@@ -223,12 +230,15 @@ class Trainer:
             return self._end_step()
         timed = s.device.type == "cpu"
         t0 = time.perf_counter() if timed else 0.0
-        if self.use_amp:
-            with torch.autocast(s.device.type):
-                out = s.model(x)
-                loss = self._loss(out.float(), x, y)
+        if self.channels_last:
+            x = compilation.input_channels_last(x)
+        forward = s.model if self.compiled is None or s.eager_forward else self.compiled
+        if self.precision.enabled:
+            with self.precision.autocast():
+                out = forward(x)
+            loss = self._loss(out.float(), x, y)  # the loss in fp32: a 16-bit log-softmax loses digits
         else:  # even a disabled autocast context costs time on every step
-            out = s.model(x)
+            out = forward(x)
             loss = self._loss(out, x, y)
         if self.l1_params:
             loss = loss + t.l1 * torch.stack([p.abs().sum() for p in self.l1_params]).sum()
@@ -238,21 +248,13 @@ class Trainer:
         self.emit(Event.AFTER_FORWARD)
         t0 = time.perf_counter() if timed else 0.0
         s.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(s.optimizer)  # probes and clipping see true gradients
-        else:
-            loss.backward()
+        self.precision.backward(loss, s.optimizer, s.step)
         if timed:
             s.compute_s += time.perf_counter() - t0
         self.emit(Event.AFTER_BACKWARD)
         t0 = time.perf_counter() if timed else 0.0
         self.clip_gradients(s.model.parameters())
-        if self.scaler is not None:
-            self.scaler.step(s.optimizer)
-            self.scaler.update()
-        else:
-            s.optimizer.step()
+        self.precision.step(s.optimizer)
         if timed:
             s.optimizer_s += time.perf_counter() - t0
         self._end_step()

@@ -281,3 +281,19 @@ def test_explain_starts_a_job_and_draws_its_result(home, monkeypatch):
     assert not at.exception, at.exception
     at.run()  # the poll found the job done and reran the page
     assert "**f4** carries" in texts(at) and titles(at) == ["Which inputs matter", "Each sample's attributions"]
+
+
+def test_a_video_run_is_refused_on_the_page_naming_the_dataset(home, monkeypatch):
+    started = []
+    monkeypatch.setattr(explain_job, "start", lambda *a, **k: started.append(a))
+    with Store(home) as store:
+        run_id = store.create_run(load_recipe("crnn-moving-digits").to_dict(), name="clips", status="completed")
+        (store.runs_dir(run_id) / "final.safetensors").write_bytes(b"")
+        recipe = store.get_run(run_id)["recipe"]
+    assert logic.refusal(recipe).startswith("data.name: explain draws attributions")
+    assert logic.refusal(load_recipe("healthy-mlp").to_dict()) is None
+    at = open_page("views/explain.py", run=run_id)
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "clips: data.name: explain draws attributions" in errors and "'moving_digits' is video" in errors
+    assert not any(b.label == "🔍 Explain" for b in at.button) and not started

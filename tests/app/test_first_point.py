@@ -65,6 +65,7 @@ def test_the_wait_gives_up_at_its_deadline_and_at_once_for_a_run_that_ended(tmp_
         ("optimizers", "scatter", "Training data"),  # two spirals in the plane, one trace per class
         ("vanishing-sigmoid", "heatmap", "images, with their labels"),  # digits
         ("exploding-rnn", "scatter", "sequences"),  # sequences over time
+        ("crnn-moving-digits", "heatmap", "clips, 4 frames each, time left to right"),  # video: strips of frames
     ],
 )
 def test_the_launch_page_pictures_each_kind_of_data(recipe, trace_type, title):
@@ -81,6 +82,13 @@ def test_the_launch_page_pictures_each_kind_of_data(recipe, trace_type, title):
     if prepared.kind == "image":
         labels = [a.text for a in fig.layout.annotations]
         assert len(labels) == data_preview.IMAGES and len(set(labels)) == data_preview.IMAGES  # one per class first
+    if prepared.kind == "video":
+        labels = [a.text for a in fig.layout.annotations]
+        assert len(labels) == data_preview.CLIPS and len(set(labels)) == data_preview.CLIPS  # one per class first
+        frames, h, w = prepared.input_shape[0], prepared.input_shape[-2], prepared.input_shape[-1]
+        z = np.asarray(fig.data[0].z, dtype=float)
+        rows = -(-data_preview.CLIPS // data_preview.CLIPS_PER_ROW)
+        assert np.isfinite(z).sum() == data_preview.CLIPS * frames * h * w and z.shape[0] == rows * (h + 3)
     assert fig.layout.font.size == theme.font_size(False)  # house style
 
 

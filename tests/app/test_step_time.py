@@ -46,3 +46,25 @@ def test_the_bar_stacks_one_trace_per_part_with_its_share_in_the_legend():
     assert [t.name for t in fig.data] == ["waiting for data 70%", "forward + backward 25%", "other 5%"]
     assert [t.text[0] for t in fig.data] == ["70%", "25%", ""]  # a sliver is named by the legend only
     assert fig.data[0].marker.color == "#d62728"
+
+
+# --- how the run computes: one line under the bar --------------------------------------------
+
+
+def test_a_plain_fp32_run_says_nothing_about_precision():
+    assert live.precision_caption(None, wide(train_loss=[1.0])) is None
+
+
+def test_a_bf16_compiled_run_says_so_and_whether_the_hardware_has_it():
+    how = {"amp": "bf16", "native": False, "loss_scaling": False, "compile": True, "channels_last": False}
+    line = live.precision_caption(how, wide(train_loss=[1.0]))
+    assert line is not None
+    assert "Mixed precision **bf16** (emulated" in line and "**compiled**" in line
+    assert "skipped" not in line  # bf16 has no loss scaler
+
+
+def test_an_fp16_run_counts_the_updates_its_scaler_skipped_as_normal():
+    how = {"amp": "fp16", "native": True, "loss_scaling": True, "compile": False, "channels_last": True}
+    line = live.precision_caption(how, wide(amp_skipped=[2.0, 3.0], loss_scale=[65536.0, 16384.0]))
+    assert line is not None and "emulated" not in line and "images **channels-last**" in line
+    assert "skipped **3** updates" in line and "scale now 16,384" in line and "normal" in line

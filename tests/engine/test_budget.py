@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 GB = 10**9
 #: Each architecture, built on data of every kind it takes (a new architecture needs a row here).
 CASES = {
-    "mlp": ("digits", "wine", "copy"),
-    "cnn": ("digits",),
+    "mlp": ("digits", "wine", "copy", "moving_digits"),
+    "cnn": ("digits", "moving_digits"),
+    "crnn": ("moving_digits",),
     "rnn": ("adding", "digits", "moons"),
     "lstm": ("copy", "digits"),
-    "gru": ("sine", "digits"),
+    "gru": ("sine", "digits", "moving_digits"),
     "transformer": ("adding", "digits"),
     "autoencoder": ("digits", "wine"),
     "gan": ("ring",),
@@ -99,7 +100,11 @@ def test_the_parameter_count_is_exact(arch, data):
         assert size.params == sum(p.numel() for p in model.parameters() if p.requires_grad), sets
 
 
-@pytest.mark.parametrize("arch,data", [(a, ds[0]) for a, ds in CASES.items()])
+#: Video through the architectures that read it in a way of their own (frames through a conv stack, or as steps).
+VIDEO = [("cnn", "moving_digits"), ("gru", "moving_digits")]
+
+
+@pytest.mark.parametrize("arch,data", [(a, ds[0]) for a, ds in CASES.items()] + VIDEO)
 def test_kept_activations_are_estimated_from_above_within_a_factor_of_three(arch, data):
     """What autograd really keeps per sample is at most the estimate, and at least a third of it."""
     import torch

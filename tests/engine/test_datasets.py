@@ -25,6 +25,7 @@ EXPECTED = {
     "adding": ("regression", "sequence", (50, 2), 1),
     "copy": ("classification", "sequence", (26, 10), 5),
     "sine": ("regression", "sequence", (20, 1), 1),
+    "moving_digits": ("classification", "video", (4, 1, 12, 12), 1),
     "csv": ("classification", "tabular", (4,), 1),
 }
 

@@ -169,3 +169,18 @@ def test_progress_lines_round_trip():
     line = explain_job.progress_line(3, 12, "ig on samples 4-6 of 12")
     assert explain_job.parse_progress(line) == (0.25, "ig on samples 4-6 of 12")
     assert explain_job.parse_progress("some other line\n") is None
+
+
+def test_a_video_run_is_refused_naming_the_dataset_before_its_weights_load(tmp_path, capsys):
+    """Attributions are drawn per feature, pixel or time step; a clip of frames is none of these."""
+    from engine.training.explain import explain
+
+    store = Store(tmp_path)
+    run_id = store.create_run(load_recipe("crnn-moving-digits").to_dict(), status="completed")  # no weights saved
+    message = "data.name: explain draws attributions for tabular, image and sequence data; this run's dataset "
+    assert cli.main(["--home", str(tmp_path), "explain", run_id]) == 2
+    err = capsys.readouterr().err
+    assert f"{message}'moving_digits' is video" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    with pytest.raises(RecipeError, match="^data.name: explain draws attributions"):
+        explain(store, run_id)
+    assert explain_cli.data_error(load_recipe("mlp-vs-cnn").to_dict()) is None

@@ -8,7 +8,8 @@ misses by under 10% (most by under 3%); where 50 steps miss by more than 2%, 200
 checked too, and miss by under 10%. The exception is ``model-capacity``
 (a 1,024-unit ReLU net on spirals, about 35% at 50 steps): so many kinks on the path that the
 quadrature needs more points, which is what its warning tells the user. Runs built to diverge
-are refused with one message instead of explained.
+are refused with one message instead of explained, and so is video (clips of frames), which explain
+does not draw.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BOUND = 0.10
 REFINE = 0.02  # above this at 50 steps, 200 steps are checked too
 NEEDS_MORE_STEPS = {"model-capacity"}  # above BOUND at 50 steps (see the module's docstring)
 DIVERGE = {"exploding-residual", "exploding-rnn", "lr-schedules"}  # their baselines blow up by design
+VIDEO = {"crnn-moving-digits"}  # clips of frames: refused, naming data.name, before anything trains or loads
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +55,10 @@ def test_integrated_gradients_adds_up_on_every_built_in_recipe(tmp_path, name, v
     store = Store(tmp_path)
     recipe = _recipe(name, variant)
     run_id = store.create_run(recipe.to_dict(), total_steps=recipe.train.steps, status="running")
+    if name in VIDEO:
+        with pytest.raises(RecipeError, match="^data.name: explain draws attributions .* is video"):
+            explain(store, run_id, "ig", samples=32)
+        return
     session.train(store, run_id, session.prepare(recipe))
     if name in DIVERGE and variant is None:
         with pytest.raises(RecipeError, match="non-finite outputs"):

@@ -92,6 +92,18 @@ WORKLOADS = {
         "data.name=digits",
         "train.optimizer=adam",
     ],
+    # bf16 autocast needs no loss scaler, so it must add no sync either; channels_last neither.
+    "cnn_bf16_channels_last": [
+        "model.arch=cnn",
+        "model.depth=3",
+        "model.width=32",
+        "model.norm=batch",
+        "data.name=digits",
+        "train.optimizer=adam",
+        "train.amp=true",
+        "train.amp_dtype=bf16",
+        "train.channels_last=true",
+    ],
     "lstm": [
         "model.arch=lstm",
         "model.depth=1",

@@ -18,10 +18,10 @@ from engine.models import build_model
 from engine.models.base import ClinicModel, to_sequence
 
 RECURRENT = ["rnn", "lstm", "gru"]
-SHAPES = {"tabular": (6,), "image": (1, 8, 8), "sequence": (5, 3)}
+SHAPES = {"tabular": (6,), "image": (1, 8, 8), "sequence": (5, 3), "video": (3, 1, 6, 6)}
 # Which data kinds each architecture must accept.
-ACCEPTS = {"mlp": ["tabular", "image", "sequence"], "cnn": ["image"]} | {
-    a: ["tabular", "image", "sequence"] for a in RECURRENT
+ACCEPTS = {"mlp": ["tabular", "image", "sequence", "video"], "cnn": ["image", "video"], "crnn": ["video"]} | {
+    a: ["tabular", "image", "sequence", "video"] for a in RECURRENT
 }
 
 
@@ -298,7 +298,8 @@ def test_each_architecture_declares_what_it_honours_and_remedies_follow():
     from engine.diagnosis import remedies
     from engine.models import capabilities
 
-    assert capabilities("cnn").data_kinds == ("image",)
+    assert capabilities("cnn").data_kinds == ("image", "video")
+    assert capabilities("crnn").data_kinds == ("video",) and capabilities("crnn").residual
     assert not capabilities("lstm").residual and "batch" not in capabilities("lstm").norms
     assert remedies.build("residual", {"model": {"arch": "lstm"}}) is None
     assert remedies.build("residual", {"model": {"arch": "mlp", "residual": False}}).set == {"model.residual": True}

@@ -112,7 +112,7 @@ def test_files_that_are_not_recipes(tmp_path):
 
 def test_augmentation_needs_image_data():
     msg = refusal(None, ["data.name=moons", "data.augment=[hflip]"])
-    assert msg.startswith("data:") and "image data" in msg
+    assert msg.startswith("data.augment:") and "image data" in msg
 
 
 def test_dataset_params_are_checked_by_the_dataset():

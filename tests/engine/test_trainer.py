@@ -23,7 +23,7 @@ def train(tmp_path, recipe_name=None, overrides=()):
     return store, run_id, summary
 
 
-ARCH_FOR = {"tabular": "mlp", "image": "cnn", "sequence": "gru"}
+ARCH_FOR = {"tabular": "mlp", "image": "cnn", "sequence": "gru", "video": "crnn"}
 
 
 @pytest.mark.parametrize("dataset", names.DATASETS.names())
@@ -43,7 +43,8 @@ def test_every_dataset_trains_a_few_steps(tmp_path, dataset):
 
 @pytest.mark.parametrize("arch", names.ARCHITECTURES.names())
 def test_every_architecture_trains_on_digits(tmp_path, arch):
-    data = "ring" if arch == "gan" else "digits"  # a GAN learns 2-D points (gan.py)
+    # A GAN learns 2-D points (gan.py); the CRNN reads clips of digits (crnn.py).
+    data = {"gan": "ring", "crnn": "moving_digits"}.get(arch, "digits")
     store, run_id, summary = train(
         tmp_path, None, [f"model.arch={arch}", f"data.name={data}", "model.depth=2", "model.width=16", *FEW]
     )

@@ -18,6 +18,7 @@ MINE = [
     "optimizers",
     "batch-size-lr",
     "model-capacity",
+    "crnn-moving-digits",
 ]
 
 

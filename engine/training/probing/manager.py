@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,6 +58,15 @@ def fixed_intervals() -> dict[str, int]:
         for cls in map(probe_class, names.PROBES.names())
         if cls.event in STEP_EVENTS
     }
+
+
+def _without(got: tuple[np.ndarray, np.ndarray] | None, skipped: Iterable[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A probe's drained (steps, values) without the rows of the ``skipped`` steps (None when none is left)."""
+    skipped = list(skipped)
+    if got is None or not skipped:
+        return got
+    keep = ~np.isin(got[0], skipped)
+    return (got[0][keep], got[1][keep]) if keep.any() else None
 
 
 def _bounds(module: torch.nn.Module, family: str) -> tuple[float, float] | None:
@@ -262,11 +272,13 @@ class ProbeManager(Callback):
         else:
             due = {g for g, ivs in self._due_checks if any(step % iv == 0 for iv in ivs)}
         self._due = due
+        state.eager_forward = False
         if not due:
             return
         self.ctx.new_step(step)
         hooked = next((g for g in self.groups if g in due and g in self._hook_groups), None)
         if hooked is not None:
+            state.eager_forward = True  # a compiled forward would not call the hooks
             t = time.perf_counter()
             self._attach_hooks(hooked)
             self._charge(hooked, time.perf_counter() - t)
@@ -351,22 +363,26 @@ class ProbeManager(Callback):
             h.remove()
         self._hooks = []
 
-    def drain(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per-layer statistics buffered since the last drain: {stat: (steps, values[steps x layers])}."""
+    def drain(self, skipped: Iterable[int] = ()) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per-layer statistics buffered since the last drain: {stat: (steps, values[steps x layers])}.
+
+        ``skipped``: steps whose update fp16's loss scaler skipped; their records are dropped (their
+        gradients were Inf by design, and the weights did not move).
+        """
         out = {}
         for p in self.probes:
             if p.scope != "model":
-                got = p.drain()
+                got = _without(p.drain(), skipped)
                 if got is not None:
                     out[p.name] = got
         return out
 
-    def drain_scalars(self) -> list[tuple[int, str, float]]:
+    def drain_scalars(self, skipped: Iterable[int] = ()) -> list[tuple[int, str, float]]:
         """Whole-model statistics buffered since the last drain, as (step, name, value) scalars."""
         out = []
         for p in self.probes:
             if p.scope == "model":
-                got = p.drain()
+                got = _without(p.drain(), skipped)
                 if got is not None:
                     steps, values = got
                     out += [(int(s), p.name, float(v)) for s, v in zip(steps, values[:, 0])]
