@@ -24,6 +24,7 @@ PER_ROW = 4
 SEQUENCES = 3
 CLIPS = 4
 CLIPS_PER_ROW = 2
+GUIDE = {"color": "rgba(214, 39, 40, 0.55)", "width": 1.5}  # the frames' centre lines
 
 
 def preview_figure(data: Dataset, *, presentation: bool = False) -> go.Figure | None:
@@ -149,7 +150,8 @@ def _clips(x: np.ndarray, y: np.ndarray, data: Dataset) -> go.Figure:
 
     Two clips a row, so the frames are large enough to read on a projector; each frame's background
     is drawn a light grey (the colour scale starts below the data), so its edges, and so the digit's
-    movement within it, show against the blank page between frames.
+    movement within it, show against the blank page between frames, and a faint red line marks
+    each frame's middle.
     """
     firsts = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)] if y.ndim == 1 else []
     picks = (firsts[:CLIPS] + [i for i in range(min(len(x), CLIPS * 2)) if i not in firsts[:CLIPS]])[:CLIPS]
@@ -164,6 +166,9 @@ def _clips(x: np.ndarray, y: np.ndarray, data: Dataset) -> go.Figure:
         for f in range(frames):
             at = left + f * (w + 1)
             canvas[top : top + h, at : at + w] = np.asarray(x[i, f], dtype=float).reshape(-1, h, w).mean(0)
+            # A line down each frame's middle: the eye reads a one-pixel shift against it.
+            mid = at + (w - 1) / 2
+            fig.add_shape(type="line", x0=mid, x1=mid, y0=top - 0.5, y1=top + h - 0.5, line=GUIDE)
         label = int(y[i]) if y.ndim == 1 else None
         name = data.class_names[label] if label is not None and label < len(data.class_names) else label
         fig.add_annotation(x=left - 0.5, y=top - 1.5, text=f"<b>{name}</b>", showarrow=False, xanchor="left")
@@ -171,7 +176,7 @@ def _clips(x: np.ndarray, y: np.ndarray, data: Dataset) -> go.Figure:
     fig.add_trace(
         go.Heatmap(z=canvas, colorscale="Greys", zmin=lo - 0.12 * (hi - lo), zmax=hi, showscale=False, hoverinfo="skip")
     )
-    title = f"Training data: {len(picks)} of {len(x):,} clips, {frames} frames each, time left to right"
+    title = f"Training data: {len(picks)} of {len(x):,} clips, time →"
     fig.update_layout(title=dict(text=title))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)

@@ -65,7 +65,7 @@ def test_the_wait_gives_up_at_its_deadline_and_at_once_for_a_run_that_ended(tmp_
         ("optimizers", "scatter", "Training data"),  # two spirals in the plane, one trace per class
         ("vanishing-sigmoid", "heatmap", "images, with their labels"),  # digits
         ("exploding-rnn", "scatter", "sequences"),  # sequences over time
-        ("crnn-moving-digits", "heatmap", "clips, 4 frames each, time left to right"),  # video: strips of frames
+        ("crnn-moving-digits", "heatmap", "clips, time →"),  # video: strips of frames
     ],
 )
 def test_the_launch_page_pictures_each_kind_of_data(recipe, trace_type, title):
