@@ -57,8 +57,14 @@ def cmd_run(args) -> int:
     from engine.training import session  # torch is imported only once the recipe is valid
 
     store = _store(args)
-    prepared = session.prepare(recipe, store)
+    if args.nproc != 1:
+        from engine.control import nproc
+
+        nproc.check(recipe, args.nproc)
+    prepared = session.prepare(recipe, store)  # bad data or model refused here, before any process starts
     run_id = store.create_run(recipe.to_dict(), name=args.name, total_steps=recipe.train.steps)
+    if args.nproc != 1:
+        return _run_across(store, run_id, args)
     interrupted = {"flag": False}
 
     def on_sigint(signum, frame):
@@ -86,6 +92,24 @@ def cmd_run(args) -> int:
         signal.signal(signal.SIGINT, old)
         if bar is not None:
             bar.close()
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def _run_across(store, run_id: str, args) -> int:
+    """``run --nproc N``: torchrun trains the run; its summary (or the crash) as ``run`` prints it."""
+    from engine.control import nproc
+
+    log = store.runs_dir(run_id) / "ranks.log"
+    sys.stderr.write(f"gradclinic: run {run_id} on {args.nproc} processes (their output: {log})\n")
+    code, summary = nproc.run(store, run_id, args.nproc, log)
+    if summary is None:
+        run = store.get_run(run_id)
+        sys.stderr.write(f"gradclinic: run {run_id} {run['status']}: {run.get('error') or 'no summary'}\n")
+        return EXIT_ERROR
     if args.json:
         _print_json(summary)
     else:
@@ -460,6 +484,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--name", help="a name for the run")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout and nothing else")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train the run with N processes (torchrun + DistributedDataParallel; gloo on a CPU, NCCL on CUDA)",
+    )
 
     p = add("recipes", cmd_recipes, "list the built-in recipes")
     p.add_argument("--json", action="store_true")

@@ -51,9 +51,13 @@ class Batches:
         device_bytes_limit: int | None = None,
         num_workers: int | None = None,
         loader: LoaderSpec | None = None,
+        shard: tuple[int, int] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        # (rank, world): every rank draws the same global batch and keeps its slice of the rows, so
+        # N ranks together train on exactly the batches one process would (engine/training/distributed.py).
+        self.shard = shard
         self.dataset = dataset
         self.device = torch.device(device)
         self.seed = int(seed)
@@ -104,6 +108,12 @@ class Batches:
         x, y = self._next_streamed() if self.streaming else self._next_resident()
         self.wait_s += time.perf_counter() - waited  # the fetch only: augmenting the batch is compute
         self.step += 1
+        if self.shard is not None:
+            rank, world = self.shard
+            part = slice(rank * (len(x) // world), (rank + 1) * (len(x) // world))
+            x, y = x[part], y[part]
+            if self.weights is not None:
+                self.weights = self.weights[part]
         if self._augment is not None:
             with torch.no_grad():
                 x = self._augment(x)

@@ -107,14 +107,22 @@ def train(
     extra_callbacks: list | None = None,
     stop_check: Callable[[], bool] | None = None,
     resume: bool = False,
+    ranks=None,
 ) -> dict[str, Any]:
     """Train a prepared run recorded as ``run_id``; returns the JSON summary.
 
     With ``resume``, the run continues from its last checkpoint and its
-    metrics continue in the same run.
+    metrics continue in the same run. ``ranks`` (a :class:`~engine.training.distributed.Ranks`):
+    this is rank 0 of a run across processes, the one that records it.
     """
     with store.lock_wait(max(store.lock_wait_s, TRAINING_LOCK_WAIT_S)):
-        return _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume)
+        return _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume, ranks)
+
+
+def train_rank(prepared: Prepared, ranks) -> str:
+    """Train as a rank other than 0 of a run across processes: the same steps, nothing recorded."""
+    trainer = Trainer(prepared.recipe, prepared.data, prepared.model, prepared.device, [], ranks=ranks)
+    return trainer.fit()
 
 
 def _fail(store, run_id: str, exc: Exception) -> None:
@@ -127,7 +135,7 @@ def _fail(store, run_id: str, exc: Exception) -> None:
         pass
 
 
-def _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume) -> dict[str, Any]:
+def _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resume, ranks=None) -> dict[str, Any]:
     recipe, device = prepared.recipe, prepared.device
     probes = ProbeManager.for_recipe(prepared.model, recipe)
     recorder = Recorder(store, run_id, probes, on_flush=on_flush, diagnose=diagnose_into_store)
@@ -139,7 +147,7 @@ def _train(store, run_id, prepared, on_flush, extra_callbacks, stop_check, resum
     store.set_status(run_id, "running")
     try:
         torch.manual_seed(recipe.seed)
-        trainer = Trainer(recipe, prepared.data, prepared.model, device, callbacks)
+        trainer = Trainer(recipe, prepared.data, prepared.model, device, callbacks, ranks=ranks)
         folder = store.runs_dir(run_id)
         if resume:
             step = checkpoint.restore(folder, trainer)

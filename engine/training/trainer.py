@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from engine.config.recipe import Recipe
 from engine.datasets.base import Dataset
 from engine.models.base import trained_layers
-from engine.training import compilation, transfer
+from engine.training import compilation, distributed, transfer
 from engine.training.batches import Batches
 from engine.training.events import Callback, Event, dispatch_table
 from engine.training.optimizers import OPTIMIZERS
@@ -154,8 +154,11 @@ class Trainer:
         model: ClinicModel,
         device: torch.device,
         callbacks: list[Callback] | None = None,
+        ranks: distributed.Ranks | None = None,
     ):
         t = recipe.train
+        # One rank of a run across processes (engine/training/distributed.py), or None for the usual one.
+        self.ranks = ranks if ranks is not None and ranks.world > 1 else None
         self.recipe, self.data = recipe, data
         self.callbacks: list[Callback] = []
         self._table = dispatch_table(())
@@ -165,8 +168,18 @@ class Trainer:
         optimizer = OPTIMIZERS.get(t.optimizer)(transfer.param_groups(model, t.lr, recipe.model.init_lr_scale), t)
         scheduler = SCHEDULES.get(t.schedule)(optimizer, t)
         self.state = TrainState(recipe, data, model, optimizer, scheduler, device)
+        shard = None
+        if self.ranks is not None:
+            distributed.check_split(t.batch_size, self.ranks.world)
+            shard = (self.ranks.rank, self.ranks.world)
         self.batches = Batches(
-            data, t.batch_size, device, seed=recipe.seed, augment=recipe.data.augment, loader=recipe.data.loader
+            data,
+            t.batch_size,
+            device,
+            seed=recipe.seed,
+            augment=recipe.data.augment,
+            loader=recipe.data.loader,
+            shard=shard,
         )
         self.crit = loss_fn(data)
         self.weighted = weighted_loss_fn(data) if data.w_train is not None else None
@@ -178,6 +191,8 @@ class Trainer:
         self.channels_last = compilation.to_channels_last(model, t)
         # Not for a model with its own update (refused at load): it calls its players itself.
         self.compiled = compilation.compiled_forward(model, t, device) if self.custom_step is None else None
+        # Across processes every step goes through DDP, whose backward averages the gradients.
+        self.ddp = distributed.wrap(model, device) if self.ranks is not None else None
 
     def add_callback(self, callback: Callback) -> None:
         """Listen with ``callback`` from now on (after those already added)."""
@@ -210,8 +225,10 @@ class Trainer:
         while s.step < t.steps and s.stop_reason is None and (max_steps is None or done < max_steps):
             s.step += 1  # steps are counted from 1: step n is the n-th update
             self._train_step()
-            if s.step % t.eval_every == 0 or s.step == t.steps:
+            if (s.step % t.eval_every == 0 or s.step == t.steps) and (self.ranks is None or self.ranks.is_main):
                 self._evaluate()
+            if self.ranks is not None:  # every rank ends at the same step, or a peer would wait forever
+                distributed.agree_to_stop(s, self.ranks)
             done += 1
         return s.step < t.steps and s.stop_reason is None
 
@@ -232,7 +249,12 @@ class Trainer:
         t0 = time.perf_counter() if timed else 0.0
         if self.channels_last:
             x = compilation.input_channels_last(x)
-        forward = s.model if self.compiled is None or s.eager_forward else self.compiled
+        if self.ddp is not None:
+            forward = self.ddp  # hooks on the inner model still fire
+        elif self.compiled is not None and not s.eager_forward:
+            forward = self.compiled
+        else:
+            forward = s.model
         if self.precision.enabled:
             with self.precision.autocast():
                 out = forward(x)
@@ -242,7 +264,7 @@ class Trainer:
             loss = self._loss(out, x, y)
         if self.l1_params:
             loss = loss + t.l1 * torch.stack([p.abs().sum() for p in self.l1_params]).sum()
-        s.loss = loss.detach()
+        s.loss = loss.detach() if self.ranks is None else distributed.mean(loss, self.ranks)
         if timed:
             s.compute_s += time.perf_counter() - t0
         self.emit(Event.AFTER_FORWARD)
