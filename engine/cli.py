@@ -391,7 +391,9 @@ def cmd_diagnose(args) -> int:
             print("    remedy: none measured to remove it on a run like this one yet")
         for r in f["remedies"]:
             proof = f"; {r['evidence']}" if r.get("evidence") else ""
-            print(f"    remedy: {remedies.as_flags(r['set'])}  ({r['why']}{proof})")
+            # A watched run's remedy is a change to its own code (engine.diagnosis.code_remedies), not flags.
+            what = r.get("change") or remedies.as_flags(r["set"])
+            print(f"    remedy: {what}  ({r['why']}{proof})")
     return EXIT_OK
 
 

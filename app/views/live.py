@@ -18,7 +18,7 @@ from app.logic import live as data
 from app.widgets import curve_controls, lr_find
 from engine.config.errors import RecipeError, StoreError
 from engine.config.recipe import Recipe
-from engine.control import lifecycle, trials
+from engine.control import lifecycle, trials, watched
 
 store = ui.store()
 P = ui.presentation()
@@ -75,6 +75,8 @@ def header() -> None:
         if feed.status in ("failed", "crashed"):
             st.caption(f"Worker log: `{ui.worker_log(feed.run_id)}`")
     st.caption("⏱️ " + data.probe_meter(feed.schedule, feed.latest("probe_overhead")))
+    if watched.is_watched(run):  # gradclinic.watch: the user's own loop, and what was inferred about it
+        st.caption(watched.caption(run))
     shares = data.step_time(feed.wide)
     if shares:
         ui.plot(step_time_figure(shares, presentation=ui.presentation()), key=f"step_time:{run_id}")
@@ -86,7 +88,9 @@ def header() -> None:
 
 def controls() -> None:
     c = st.columns([1.25, 1.25, 1.25, 2.25])  # wide enough at 1024 px for "⚖️ Compare…" in any of the first three
-    live, resumable = common.is_live(feed.status), feed.status in ("stopped", "crashed")
+    # A watched run is the user's own loop: only its script can train it again.
+    live = common.is_live(feed.status)
+    resumable = feed.status in ("stopped", "crashed") and not watched.is_watched(feed.run)
     if live:
         if c[0].button("⏹️ Stop", key=f"stop:{run_id}", type="primary"):
             lifecycle.stop(store, run_id)
@@ -273,13 +277,14 @@ def findings_panel() -> None:
     if not feed.findings:
         st.success("No problems found so far." if feed.wide.shape[0] else "Diagnosis starts with the first evaluation.")
         return
-    trial = trials.settle(store, run_id) if not common.is_live(feed.status) else None
+    own_loop = watched.is_watched(feed.run)  # its remedies are code changes: nothing to launch or try
+    trial = trials.settle(store, run_id) if not common.is_live(feed.status) and not own_loop else None
     if trial is not None:
         st.caption(
             f"🧪 Remedies tried on this run ({trial['steps']} steps each): "
             + "; ".join(trials.describe(trial, trial["steps"]))
         )
-    elif not common.is_live(feed.status) and any(f.get("remedies") for f in feed.findings):
+    elif not own_loop and not common.is_live(feed.status) and any(f.get("remedies") for f in feed.findings):
         if st.button(
             "🧪 Try the top 3",
             help=f"Train the top three remedies for the first {trials.TRIAL_STEPS} steps of this run, at its seed, "
@@ -295,8 +300,12 @@ def findings_panel() -> None:
             st.caption(f"Evidence — {ev}")
         if not f.get("remedies") and f["severity"] != "info":
             st.caption("No remedy has been measured to remove this finding on a run like this one yet.")
-        lr_find.finding_pointer(f, feed.run.get("recipe_name") or "RECIPE")
+        if not own_loop:
+            lr_find.finding_pointer(f, feed.run.get("recipe_name") or "RECIPE")
         for j, remedy in enumerate(f.get("remedies") or []):
+            if own_loop:
+                code_change(remedy)
+                continue
             c1, c2 = st.columns([4, 1])
             proof = f" ✅ *{remedy['evidence']}*" if remedy.get("evidence") else ""
             c1.markdown(f"💊 **{ui.remedy_label(remedy)}** — {remedy.get('why', '')}{proof}")
@@ -304,6 +313,14 @@ def findings_panel() -> None:
                 "Apply", key=f"apply:{run_id}:{i}:{j}", help="Launch this remedy and compare it with this run"
             ):
                 apply(remedy)
+
+
+def code_change(remedy: dict) -> None:
+    """A watched run's remedy: the change to make in the loop's own code, and the snippet that makes it."""
+    proof = f" ✅ *{remedy['evidence']}*" if remedy.get("evidence") else ""
+    st.markdown(f"💊 **{remedy.get('change') or remedy.get('name')}** — {remedy.get('why', '')}{proof}")
+    if remedy.get("code"):
+        st.code(remedy["code"], language="python")
 
 
 def apply(remedy: dict) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 from engine.config import limits
 from engine.config.errors import RecipeError, excerpt
 from engine.config.recipe import Recipe
-from engine.control import queue, sources
+from engine.control import queue, sources, watched
 from engine.store import Store
 
 #: The slow-motion settings the pages offer, ms per step (0: full speed; at most limits.MAX_PACE_MS).
@@ -122,8 +122,10 @@ def set_pace(store: Store, run_id: str, pace_ms: object) -> int:
 
 
 def enforce_stop(store: Store, run_id: str, grace: float = STOP_GRACE_S) -> str:
-    """Stop a run and, if it ignores the flag for ``grace`` seconds, kill it."""
+    """Stop a run and, if it ignores the flag for ``grace`` seconds, kill it (never a watched run's process)."""
     status = stop(store, run_id, wait=grace)
+    if status == "running" and watched.is_watched(store.get_run(run_id)):
+        return status  # the user's own process: its next clinic.step ends the loop; it is never killed
     if status == "running":
         queue.kill_group(store.get_run(run_id).get("pid"))
         store.set_status(run_id, "stopped", error=f"killed: the worker did not stop within {grace:.0f}s")
@@ -136,6 +138,8 @@ def resume(store: Store, run_id: str, max_running: int | None = None) -> str:
     """Queue a stopped or crashed run again; its worker continues from the last checkpoint."""
     queue.reap(store)  # a run a status read already showed crashed may not be recorded so yet
     run = store.get_run(run_id)
+    if watched.is_watched(run):
+        raise ValueError(f"run {run_id} was watched in your own loop: run its script again to train it again")
     if run["status"] not in ("stopped", "crashed", "failed"):
         raise ValueError(f"run {run_id} is {run['status']}: only stopped, crashed or failed runs can resume")
     if not (store.runs_dir(run_id) / "state.pt").is_file():

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from engine.config.errors import RecipeError
-from engine.control import warm
+from engine.control import warm, watched
 from engine.store import Store, StoreBusy
 from engine.store.connection import LOCK_WAIT_S
 from engine.worker import log_path
@@ -126,8 +126,11 @@ def reap(store: Store, wait_s: float | None = None) -> list[str]:
                 beat = run.get("heartbeat")
                 hung = not _missing(beat) and now - float(beat) > STALE_HEARTBEAT_S
                 if hung and not gone:  # re-read: a worker that just got the lock back has beaten since
-                    beat = store.get_run(run["id"])["heartbeat"]
+                    fresh = store.get_run(run["id"])
+                    beat = fresh["heartbeat"]
                     hung = not _missing(beat) and time.time() - float(beat) > STALE_HEARTBEAT_S
+                    # A watched run's process is the user's own loop (a debugger, a long evaluation): never killed.
+                    hung = hung and not watched.is_watched(fresh)
                 if gone or hung:
                     why = _gone_error(run) if gone else f"no heartbeat for {now - float(beat):.0f}s"
                     if hung and not gone:

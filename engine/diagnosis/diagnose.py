@@ -10,7 +10,8 @@ import warnings
 from typing import TYPE_CHECKING
 
 from engine.config.names import ALARMS, RULES, severity_rank
-from engine.diagnosis import remedies
+from engine.control.watched import is_watched
+from engine.diagnosis import code_remedies, remedies
 from engine.diagnosis.evidence import syndrome_key
 from engine.diagnosis.findings import Finding
 from engine.diagnosis.metrics import RunMetrics, load_metrics
@@ -38,8 +39,10 @@ def diagnose(metrics: RunMetrics, rules: list[Rule] | None = None) -> list[Findi
     # What fixed a finding depends on what came with it (see engine.diagnosis.evidence): rank again,
     # now that the run's whole syndrome of warnings and criticals is known.
     syndrome = syndrome_key({f.code for _, f in pairs if f.severity in ALARMS})
+    # A watched run (gradclinic.watch) has no recipe to override: the same remedies, written as code changes.
+    rank = code_remedies.ranked if is_watched(metrics.recipe) else remedies.ranked
     for rule, f in pairs:
-        f.remedies = remedies.ranked(rule.remedies, metrics.recipe, metrics.trials, f.code, syndrome=syndrome)
+        f.remedies = rank(rule.remedies, metrics.recipe, metrics.trials, f.code, syndrome=syndrome)
     return sorted((f for _, f in pairs), key=lambda f: (severity_rank(f.severity), f.first_step))
 
 

@@ -1,0 +1,83 @@
+"""A deep sigmoid network on scikit-learn's handwritten digits, trained the way tutorials write it.
+
+A model class, a DataLoader and a training loop, and nothing of Gradient Clinic. Its twin,
+``watched_loop.py``, is this file with the watch API's two lines added (and the import);
+``fixed_loop.py`` is the watched script with the remedy the diagnosis names.
+
+    python examples/plain_loop.py [--seed 0] [--epochs 20]
+"""
+
+import argparse
+
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class DeepSigmoidNet(nn.Module):
+    """Twenty sigmoid layers of 64 units, then ten outputs."""
+
+    def __init__(self, depth=20, width=64):
+        super().__init__()
+        layers = [nn.Linear(64, width), nn.Sigmoid()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(width, width), nn.Sigmoid()]
+        layers.append(nn.Linear(width, 10))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def load_data(seed):
+    digits = load_digits()  # 1,797 8x8 images, bundled with scikit-learn: no download
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(digits.target)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.2, random_state=seed)
+    return TensorDataset(x_train, y_train), TensorDataset(x_val, y_val)
+
+
+def evaluate(model, loader, criterion):
+    model.eval()
+    total, correct, n = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)
+            total += criterion(out, y).item() * len(x)
+            correct += (out.argmax(dim=1) == y).sum().item()
+            n += len(x)
+    model.train()
+    return total / n, correct / n
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train a deep sigmoid MLP on the digits.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=0.01)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    train_set, val_set = load_data(args.seed)
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+    val_loader = DataLoader(val_set, batch_size=512)
+
+    model = DeepSigmoidNet()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+
+    for epoch in range(args.epochs):
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+        val_loss, val_acc = evaluate(model, val_loader, criterion)
+        print(f"epoch {epoch + 1}: val loss {val_loss:.3f}, val accuracy {val_acc:.1%}")
+    return model
+
+
+if __name__ == "__main__":
+    main()
