@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -46,7 +46,8 @@ def to_channels_last(model: torch.nn.Module, train: TrainSpec) -> bool:
     """Convert ``model``'s 4-d weights to channels-last when ``train.channels_last``; True when it did."""
     if not train.channels_last:
         return False
-    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # a documented overload the stubs lack
+    # Module.to takes memory_format (documented); some torch versions' stubs lack that overload.
+    cast(Any, model).to(memory_format=torch.channels_last)
     return True
 
 
