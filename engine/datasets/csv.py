@@ -207,6 +207,12 @@ def _read(path: Path, where: str):
         raise DataError(f"{where}: not readable as CSV ({type(exc).__name__}: {clip(exc, 160)})") from None
     if df.shape[1] == 0:
         raise DataError(f"{where}: the file is empty")
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas makes the first column an index when rows have one field more than the header.
+        raise DataError(
+            f"{where}: a data row has more fields than the header's {df.shape[1]} column names; "
+            "every row needs one value per column"
+        )
     if len(df) == 0:
         raise DataError(f"{where}: has a header but no data rows")
     df.columns = [str(c).strip() for c in df.columns]

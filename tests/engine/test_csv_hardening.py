@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import engine.datasets.csv as csv_data
@@ -154,6 +154,7 @@ def csv_texts(draw) -> str:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=csv_texts(), target=st.sampled_from(["y", "a", "x"]))
+@example(text="a,b,y\n0,0,1,2\n0,0,abc\n", target="y")  # a row one field longer than the header (found by CI)
 def test_any_small_csv_trains_on_finite_arrays_or_gets_one_short_data_error(tmp_path, text, target):
     """Whatever the header and cells, the result is finite float32 data or one clean DataError line."""
     path = write(tmp_path, text)
@@ -164,3 +165,10 @@ def test_any_small_csv_trains_on_finite_arrays_or_gets_one_short_data_error(tmp_
         return
     assert np.isfinite(ds.x_train).all() and np.isfinite(ds.x_val).all()
     assert target not in ds.feature_names and f"{target}.1" not in ds.feature_names
+
+
+def test_a_row_longer_than_the_header_is_one_clear_error(tmp_path):
+    # pandas would quietly make the first column an index (its labels then repeat); it is refused instead.
+    path = write(tmp_path, "a,b,y\n0,0,1,2\n0,0,abc\n")
+    with pytest.raises(DataError, match="a data row has more fields than the header's 3 column names"):
+        prepare(spec(path, "y"), seed=0)
