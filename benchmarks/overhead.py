@@ -258,11 +258,18 @@ def run_workload(
         finally:
             for v in variants.values():
                 v.close()
-    out = {}
-    for k in keys:  # paired: each round's slice against the bare loop's slice in the same round
+    out = paired_medians(times, keys)
+    out["steps"] = steps
+    return out
+
+
+def paired_medians(times: dict[str, list[tuple[float, float]]], keys: list[str]) -> dict[str, tuple]:
+    """{variant: (wall ratio, cpu ratio)}, each the median over rounds of its slice against the bare
+    loop's ("a") slice in the same round, plus "a_ms": the bare loop's median (wall, cpu) ms per step."""
+    out: dict[str, tuple] = {}
+    for k in keys:
         out[k] = tuple(statistics.median(t[i] / ta[i] for t, ta in zip(times[k], times["a"])) for i in (0, 1))
     out["a_ms"] = tuple(statistics.median(t[i] for t in times["a"]) * 1e3 for i in (0, 1))
-    out["steps"] = steps
     return out
 
 

@@ -27,7 +27,6 @@ Run: ``python benchmarks/watch_overhead.py [--repeats R] [--chunk SECONDS] [--wo
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from overhead import CUDA_ONLY, FIXED, WORKLOADS, BareLoop, EngineLoop, _Clock  # noqa: E402
+from overhead import CUDA_ONLY, FIXED, WORKLOADS, BareLoop, EngineLoop, _Clock, paired_medians  # noqa: E402
 
 import gradclinic  # noqa: E402
 from engine.config.recipe import load_recipe  # noqa: E402
@@ -109,10 +108,7 @@ def run_workload(name: str, rounds: int, chunk_s: float, device: str, keys: list
         finally:
             for v in variants.values():
                 v.close()
-    out: dict = {}
-    for k in keys:
-        out[k] = tuple(statistics.median(t[i] / ta[i] for t, ta in zip(times[k], times["a"])) for i in (0, 1))
-    out["a_ms"] = tuple(statistics.median(t[i] for t in times["a"]) * 1e3 for i in (0, 1))
+    out: dict = paired_medians(times, keys)
     out["steps"] = steps
     out["intervals"] = intervals
     return out
